@@ -1,0 +1,1 @@
+"""Ruta: institutions."""

@@ -1,0 +1,57 @@
+"""The protocol files on disk: list them, load them, pick the latest published version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from protocols.errors import ProtocolFileError, UnknownProtocol
+from protocols.loader import LoadedProtocol, load_file
+
+COUNTRIES_DIR = Path(__file__).parent / "countries"
+SCENARIOS_DIR = Path(__file__).parent / "scenarios"
+
+
+@dataclass(slots=True)
+class Registry:
+    """Every valid protocol file under a directory, and the files that failed to load."""
+
+    loaded: list[LoadedProtocol] = field(default_factory=list)
+    broken: list[ProtocolFileError] = field(default_factory=list)
+
+    @classmethod
+    def scan(cls, directory: Path = COUNTRIES_DIR) -> Registry:
+        registry = cls()
+        for path in sorted(directory.glob("*.yaml")):
+            try:
+                registry.loaded.append(load_file(path))
+            except ProtocolFileError as exc:
+                registry.broken.append(exc)
+        return registry
+
+    def ids(self) -> list[str]:
+        return sorted({p.id for p in self.loaded})
+
+    def latest_published(self, protocol_id: str) -> LoadedProtocol:
+        """The newest published version of a protocol.
+
+        Raises:
+            UnknownProtocol: no file publishes that id.
+        """
+        published = [
+            p for p in self.loaded if p.id == protocol_id and p.protocol.status == "published"
+        ]
+        if not published:
+            known = ", ".join(self.ids()) or "none"
+            raise UnknownProtocol(
+                f"No published protocol '{protocol_id}'; published protocols: {known}."
+            )
+        return max(published, key=lambda p: _version_key(p.protocol.version))
+
+    def for_country(self, country: str) -> list[LoadedProtocol]:
+        return [p for p in self.loaded if p.protocol.country == country]
+
+
+def _version_key(version: str) -> tuple[int | str, ...]:
+    """Order "2026.1" < "2026.10" numerically, falling back to text for other parts."""
+    return tuple(int(part) if part.isdigit() else part for part in version.split("."))

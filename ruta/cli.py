@@ -1,0 +1,215 @@
+"""The `ruta` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from protocols.errors import ProtocolFileError, UnknownProtocol
+from protocols.loader import LoadedProtocol, load_file
+from protocols.registry import Registry
+from ruta import bootstrap
+from ruta.db import current_revision, upgrade
+from workflows import orm
+from workflows.domain import OPEN_TASK_STATUSES
+from workflows.machine import diagram as draw
+from workflows.scenarios import run_file
+
+app = typer.Typer(help="Ruta: executable national referral protocols.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+protocols_app = typer.Typer(help="Protocol files: list, validate, show, diagram.",
+                            no_args_is_help=True)
+scenario_app = typer.Typer(help="Protocol scenarios (executable acceptance tests).",
+                           no_args_is_help=True)
+app.add_typer(protocols_app, name="protocols")
+app.add_typer(scenario_app, name="scenario")
+
+INVALID = 2  # exit status for invalid input (a broken file, an unknown id)
+
+
+def _say(text: str = "") -> None:
+    typer.echo(text)
+
+
+def _fail(text: str, code: int = INVALID) -> typer.Exit:
+    typer.echo(text, err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def init() -> None:
+    """Create the data directory and create or upgrade the database."""
+    cfg = bootstrap.settings()
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    engine = bootstrap.engine(cfg)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        raise _fail(f"Cannot prepare the database: {exc.__class__.__name__}: {exc.orig}"
+                    if hasattr(exc, "orig") else f"Cannot prepare the database: {exc}") from None
+    _say(f"Data directory: {cfg.home.resolve()}")
+    _say(f"Database: {engine.url.render_as_string(hide_password=True)} "
+         f"(schema revision {current_revision(engine)})")
+
+
+@app.command()
+def status() -> None:
+    """Where things stand: protocols, database, cases and tasks."""
+    cfg = bootstrap.settings()
+    registry = bootstrap.registry(cfg)
+    _say("Protocols:")
+    for p in registry.loaded:
+        pr = p.protocol
+        _say(f"  {pr.id:<10} {pr.version:<8} {pr.status:<10} {len(pr.tracks)} tracks, "
+             f"{_count_deadlines(p)} deadlines  ({Path(p.path).name})")
+    for broken in registry.broken:
+        _say(f"  BROKEN {broken.file}: {len(broken.problems)} problem(s); "
+             f"run `ruta protocols validate {broken.file}`")
+    engine = bootstrap.engine(cfg)
+    with engine.connect() as conn:
+        cases = conn.execute(select(func.count()).select_from(orm.cases)).scalar_one()
+        open_ = conn.execute(select(func.count()).select_from(orm.tasks).where(
+            orm.tasks.c.status.in_(OPEN_TASK_STATUSES))).scalar_one()
+        overdue = conn.execute(select(func.count()).select_from(orm.tasks).where(
+            orm.tasks.c.status.in_(OPEN_TASK_STATUSES),
+            orm.tasks.c.overdue_at.is_not(None))).scalar_one()
+    _say(f"Database: {engine.url.render_as_string(hide_password=True)}")
+    _say(f"Cases: {cases}; open tasks: {open_}; overdue: {overdue}")
+    _say("Next: `ruta protocols show CO-TRATA`, `ruta scenario run "
+         "protocols/scenarios/*.yaml`")
+
+
+def _count_deadlines(p: LoadedProtocol) -> int:
+    return sum(
+        len(s.tasks) + (1 if s.deadline else 0)
+        for t in p.protocol.tracks.values()
+        for s in t.states.values()
+    )
+
+
+@protocols_app.command("list")
+def protocols_list() -> None:
+    """The protocol files Ruta knows, with their id, version and status."""
+    registry = bootstrap.registry()
+    _say(f"{'ID':<10} {'VERSION':<8} {'STATUS':<10} {'PROGRAMME':<12} FILE")
+    for p in registry.loaded:
+        pr = p.protocol
+        _say(f"{pr.id:<10} {pr.version:<8} {pr.status:<10} {pr.programme:<12} "
+             f"{Path(p.path).name}")
+    for broken in registry.broken:
+        _say(f"{'?':<10} {'?':<8} {'BROKEN':<10} {'':<12} {broken.file}")
+    if registry.broken:
+        raise _fail("Broken files: run `ruta protocols validate FILE` for the details.")
+
+
+@protocols_app.command("validate")
+def protocols_validate(
+    files: Annotated[list[Path], typer.Argument(help="Protocol YAML files")],
+) -> None:
+    """Check protocol files; exit 2 naming file, path, line and what is allowed."""
+    bad = 0
+    for path in files:
+        try:
+            loaded = load_file(path)
+        except ProtocolFileError as exc:
+            bad += 1
+            typer.echo("\n".join(p.render(str(path)) for p in exc.problems), err=True)
+            continue
+        _say(f"{path}: ok ({loaded.id} {loaded.protocol.version}, "
+             f"{len(loaded.protocol.tracks)} tracks)")
+    if bad:
+        raise _fail(f"{bad} of {len(files)} file(s) invalid.")
+
+
+def _find(protocol_id: str) -> LoadedProtocol:
+    registry = bootstrap.registry()
+    try:
+        return registry.latest_published(protocol_id)
+    except UnknownProtocol as exc:
+        raise _fail(str(exc)) from None
+
+
+@protocols_app.command("show")
+def protocols_show(
+    protocol_id: Annotated[str, typer.Argument(help="For example CO-TRATA")],
+    locale: Annotated[str, typer.Option(help="es, pt or en")] = "es",
+) -> None:
+    """A protocol's tracks, states, tasks and deadlines with their legal sources."""
+    loaded = _find(protocol_id)
+    p = loaded.protocol
+    _say(f"{p.id} {p.version} ({p.status}) - {p.title.get(locale)}")
+    _say(f"Time zone {p.timezone}; holidays {p.calendar}; content hash "
+         f"{loaded.content_hash[:12]}")
+    for source in p.legal_basis:
+        _say(f"  basis: {source.ref}")
+    for tname, track in p.tracks.items():
+        opens = " (opens when conditions hold)" if track.opens_when else ""
+        _say(f"\n[{tname}] {track.label.get(locale)}{opens}")
+        for sname, state in track.states.items():
+            mark = " (final)" if state.final else ""
+            _say(f"  {sname}: {state.label.get(locale)}{mark}")
+            if state.deadline:
+                d = state.deadline
+                ext = (f"; extension {d.extension.by} x{d.extension.max} by "
+                       f"{d.extension.approver}" if d.extension else "")
+                _say(f"    deadline {d.within} [{d.basis.value}: {d.source}]{ext}")
+            for task in state.tasks:
+                _say(f"    task {task.id} -> {task.role}: due {task.due.within} "
+                     f"[{task.due.basis.value}: {task.due.source}]")
+        for tr in track.transitions:
+            guard = f" if {len(tr.when)} condition(s)" if tr.when else ""
+            _say(f"  {tr.trigger}: {', '.join(tr.sources)} -> {tr.to}{guard}")
+
+
+@protocols_app.command("diagram")
+def protocols_diagram(
+    protocol_id: Annotated[str, typer.Argument(help="For example CO-TRATA")],
+    track: Annotated[str | None, typer.Option(help="One track; default: all")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="dot or mermaid")] = "dot",
+) -> None:
+    """Draw tracks with transitions' GraphMachine (DOT or mermaid text)."""
+    if fmt not in ("dot", "mermaid"):
+        raise _fail(f"Unknown format {fmt!r}; allowed: dot, mermaid.")
+    loaded = _find(protocol_id)
+    names = list(loaded.protocol.tracks)
+    if track is not None and track not in names:
+        raise _fail(f"{protocol_id} has no track {track!r}; tracks: {', '.join(names)}.")
+    for name in [track] if track else names:
+        _say(draw(loaded, name, "mermaid" if fmt == "mermaid" else "dot"))
+
+
+@scenario_app.command("run")
+def scenario_run(
+    files: Annotated[list[Path], typer.Argument(help="Scenario YAML files")],
+) -> None:
+    """Run scenarios on a fresh in-memory database; exit 0 only if every step passes."""
+    registry: Registry = bootstrap.registry()
+    failed = 0
+    for path in files:
+        try:
+            result = run_file(str(path), registry, bootstrap.scenario_services)
+        except ProtocolFileError as exc:
+            failed += 1
+            typer.echo("\n".join(p.render(str(path)) for p in exc.problems), err=True)
+            continue
+        verdict = "PASS" if result.passed else "FAIL"
+        _say(f"{verdict} {path} - {result.name}")
+        for step in result.steps:
+            _say(f"  {'ok  ' if step.ok else 'FAIL'} {step.index:>2}. {step.summary}")
+            for diff in step.differences:
+                _say(f"         {diff}")
+        failed += not result.passed
+    total = len(files)
+    _say(f"\n{total - failed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

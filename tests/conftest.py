@@ -1,0 +1,80 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when RUTA_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from institutions.directory import SeedDirectory
+from protocols.loader import LoadedProtocol, load_file
+from ruta.db import make_engine, upgrade
+from workflows.clocks import SimulatedClock
+from workflows.repository import SqlUnitOfWork
+from workflows.services import Services
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_URL = os.environ.get("RUTA_TEST_POSTGRES_URL")
+START = datetime.fromisoformat("2026-03-02T09:00:00-05:00")  # a Monday in Bogota
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A throwaway database on the PostgreSQL server, one per test worker."""
+    if not PG_URL:
+        pytest.skip("RUTA_TEST_POSTGRES_URL is not set; PostgreSQL tests run in CI (.ci/run)")
+    name = f"ruta_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _fresh_pg(url: str) -> Engine:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of each kind."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'ruta.sqlite3'}")
+    else:
+        engine = _fresh_pg(request.getfixturevalue("pg_server_url"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(bare_engine: Engine) -> Engine:
+    """A migrated database of each kind."""
+    upgrade(bare_engine)
+    return bare_engine
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(START)
+
+
+@pytest.fixture
+def svc(engine: Engine, clock: SimulatedClock) -> Services:
+    return Services(uow=lambda: SqlUnitOfWork(engine), clock=clock, directory=SeedDirectory())
+
+
+@pytest.fixture(scope="session")
+def test_protocol() -> LoadedProtocol:
+    return load_file(FIXTURES / "test-protocol.yaml")

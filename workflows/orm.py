@@ -1,0 +1,208 @@
+"""The case engine's tables (SQLAlchemy Core). Personal data has a table of its own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Stamp = UtcDateTime()
+
+protocol_versions = Table(
+    "protocol_versions",
+    metadata,
+    Column("content_hash", String(64), primary_key=True),
+    Column("protocol_id", String(32), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("stored_at", Stamp, nullable=False),
+    UniqueConstraint("protocol_id", "version", "content_hash", name="uq_protocol_versions_id"),
+)
+
+case_counters = Table(
+    "case_counters",
+    metadata,
+    Column("country", String(2), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(32), nullable=False, unique=True),
+    Column("protocol_id", String(32), nullable=False),
+    Column("protocol_version", String(32), nullable=False),
+    Column("protocol_hash", String(64), ForeignKey("protocol_versions.content_hash"),
+           nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("jurisdiction", String(16), nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("opened_at", Stamp, nullable=False),
+    Column("closed_at", Stamp),
+    Column("version", Integer, nullable=False),
+    Index("ix_cases_country_opened", "country", "opened_at"),
+)
+
+# Names, documents, contacts, addresses, narratives: only here, keyed by case.
+persons = Table(
+    "persons",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+)
+
+tracks = Table(
+    "tracks",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("track", String(32), primary_key=True),
+    Column("state", String(64), nullable=False),
+    Column("opened_at", Stamp, nullable=False),
+    Column("entered_at", Stamp, nullable=False),
+    Index("ix_tracks_track_state", "track", "state"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("track", String(32), nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("task_key", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("institution", String(96), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("due_at", Stamp, nullable=False),
+    Column("next_action_at", Stamp),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Column("overdue_at", Stamp),
+    Column("held_at", Stamp),
+    Column("status_before_hold", String(16)),
+    Column("extensions", Integer, nullable=False),
+    Column("outcome", JSON, nullable=False),
+    Index("ix_tasks_case", "case_id"),
+    # the sweep reads only what is due: O(due), not O(open)
+    Index("ix_tasks_next_action_at", "next_action_at"),
+    Index("ix_tasks_institution_status", "institution", "status"),
+)
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("track", String(32), nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("due_at", Stamp, nullable=False),
+    Column("started_at", Stamp, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("next_action_at", Stamp),
+    Column("extensions", Integer, nullable=False),
+    Index("ix_deadlines_case", "case_id"),
+    Index("ix_deadlines_next_action_at", "next_action_at"),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("role", String(64)),
+    Column("given", Boolean, nullable=False),
+    Column("legal_basis", Text),
+    Column("at", Stamp, nullable=False),
+    Index("ix_consents_case", "case_id"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("at", Stamp, nullable=False),
+    Index("ix_approvals_case", "case_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id")),
+    Column("at", Stamp, nullable=False),
+    Column("actor", String(96), nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("track", String(32)),
+    Column("data", JSON, nullable=False),
+    Index("ix_events_case", "case_id"),
+    Index("ix_events_kind_at", "kind", "at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("template", String(48), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("institution", String(96), nullable=False),
+    Column("task_key", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_outbox_status_created", "status", "created_at"),
+)

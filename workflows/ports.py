@@ -1,0 +1,74 @@
+"""The ports the services need: a clock, a directory, protocol storage and a unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from protocols.loader import LoadedProtocol
+from workflows.domain import Case
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+
+class Directory(Protocol):
+    def resolve(self, country: str, role: str, jurisdiction: str) -> str:
+        """The institution that fills `role` for a case in `jurisdiction`."""
+        ...
+
+
+class ProtocolStore(Protocol):
+    def pin(self, loaded: LoadedProtocol, at: datetime) -> None:
+        """Keep a copy of the exact definition a case opens under."""
+        ...
+
+    def pinned(self, content_hash: str) -> LoadedProtocol:
+        """The definition a case was pinned to."""
+        ...
+
+
+class CaseRepository(Protocol):
+    def next_ref(self, country: str, year: int) -> str: ...
+
+    def add(self, case: Case, person: dict[str, str] | None, at: datetime) -> None: ...
+
+    def get(self, ref: str) -> Case: ...
+
+    def claim(self, case: Case) -> None:
+        """Compare-and-set the case version; raise ConcurrentChange if someone was faster."""
+        ...
+
+    def save(self, case: Case) -> None:
+        """Write what changed on the aggregate since it was loaded."""
+        ...
+
+    def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
+        """The case's outbox messages, oldest first (template, role, institution, task_key)."""
+        ...
+
+    def due_refs(self, now: datetime, limit: int) -> list[str]:
+        """References of cases with a task or deadline whose next action is due."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    cases: CaseRepository
+    protocols: ProtocolStore
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

@@ -1,0 +1,308 @@
+"""SQL adapters of the ports: the case repository, protocol store and unit of work."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, union, update
+
+from protocols.loader import LoadedProtocol, from_definition
+from protocols.errors import UnknownProtocol
+from workflows import orm
+from workflows.domain import (
+    Approval,
+    Case,
+    CaseId,
+    ConsentRecord,
+    Deadline,
+    Task,
+    TaskId,
+    TrackState,
+)
+from workflows.errors import ConcurrentChange, UnknownCase
+
+_PINNED: dict[str, LoadedProtocol] = {}
+
+
+class SqlProtocolStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def pin(self, loaded: LoadedProtocol, at: datetime) -> None:
+        t = orm.protocol_versions
+        exists = self._conn.execute(
+            select(t.c.content_hash).where(t.c.content_hash == loaded.content_hash)
+        ).first()
+        if exists is None:
+            self._conn.execute(
+                insert(t).values(
+                    content_hash=loaded.content_hash,
+                    protocol_id=loaded.id,
+                    version=loaded.protocol.version,
+                    definition=loaded.definition,
+                    stored_at=at,
+                )
+            )
+        _PINNED.setdefault(loaded.content_hash, loaded)
+
+    def pinned(self, content_hash: str) -> LoadedProtocol:
+        if content_hash in _PINNED:
+            return _PINNED[content_hash]
+        t = orm.protocol_versions
+        row = self._conn.execute(
+            select(t.c.definition, t.c.protocol_id).where(t.c.content_hash == content_hash)
+        ).first()
+        if row is None:
+            raise UnknownProtocol(f"No stored protocol version with hash {content_hash[:12]}.")
+        loaded = from_definition(row.definition, f"{row.protocol_id}@{content_hash[:12]}")
+        _PINNED[content_hash] = loaded
+        return loaded
+
+
+class SqlCaseRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def next_ref(self, country: str, year: int) -> str:
+        t = orm.case_counters
+        where = (t.c.country == country) & (t.c.year == year)
+        bumped = self._conn.execute(update(t).where(where).values(last=t.c.last + 1)).rowcount
+        if bumped == 0:
+            self._conn.execute(insert(t).values(country=country, year=year, last=1))
+        last = self._conn.execute(select(t.c.last).where(where)).scalar_one()
+        return f"{country}-{year}-{last:06d}"
+
+    def add(self, case: Case, person: dict[str, str] | None, at: datetime) -> None:
+        result = self._conn.execute(
+            insert(orm.cases).values(
+                ref=case.ref,
+                protocol_id=case.protocol_id,
+                protocol_version=case.protocol_version,
+                protocol_hash=case.protocol_hash,
+                country=case.country,
+                jurisdiction=str(case.attributes.get("jurisdiction", case.country)),
+                attributes=case.attributes,
+                opened_at=case.opened_at,
+                version=case.version,
+            )
+        )
+        case.id = CaseId(result.inserted_primary_key[0])
+        if person:
+            self._conn.execute(
+                insert(orm.persons).values(
+                    case_id=case.id, payload=json.dumps(person), updated_at=at
+                )
+            )
+
+    def get(self, ref: str) -> Case:
+        c = orm.cases
+        row = self._conn.execute(select(c).where(c.c.ref == ref)).first()
+        if row is None:
+            raise UnknownCase(f"No case with reference {ref!r}.")
+        case = Case(
+            ref=row.ref,
+            protocol_id=row.protocol_id,
+            protocol_version=row.protocol_version,
+            protocol_hash=row.protocol_hash,
+            country=row.country,
+            attributes=dict(row.attributes),
+            opened_at=row.opened_at,
+            version=row.version,
+            id=CaseId(row.id),
+            closed_at=row.closed_at,
+        )
+        for r in self._rows(orm.tracks, case.id):
+            case.tracks[r.track] = TrackState(r.track, r.state, r.opened_at, r.entered_at)
+        for r in self._rows(orm.tasks, case.id, orm.tasks.c.id):
+            case.tasks.append(
+                Task(
+                    track=r.track, state=r.state, key=r.task_key, role=r.role,
+                    institution=r.institution, status=r.status, due_at=r.due_at,
+                    created_at=r.created_at, updated_at=r.updated_at,
+                    next_action_at=r.next_action_at, id=TaskId(r.id), overdue_at=r.overdue_at,
+                    held_at=r.held_at, status_before_hold=r.status_before_hold,
+                    extensions=r.extensions, outcome=dict(r.outcome),
+                )
+            )
+        for r in self._rows(orm.deadlines, case.id, orm.deadlines.c.id):
+            case.deadlines.append(
+                Deadline(
+                    track=r.track, state=r.state, due_at=r.due_at, started_at=r.started_at,
+                    status=r.status, next_action_at=r.next_action_at, id=r.id,
+                    extensions=r.extensions,
+                )
+            )
+        for r in self._rows(orm.consents, case.id, orm.consents.c.id):
+            case.consents.append(ConsentRecord(r.purpose, r.role, r.given, r.at, r.legal_basis))
+        for r in self._rows(orm.approvals, case.id, orm.approvals.c.id):
+            case.approvals.append(Approval(r.name, r.role, r.at))
+        return case
+
+    def _rows(self, table: Any, case_id: int, order: Any = None) -> list[Any]:
+        query = select(table).where(table.c.case_id == case_id)
+        if order is not None:
+            query = query.order_by(order)
+        return list(self._conn.execute(query))
+
+    def claim(self, case: Case) -> None:
+        c = orm.cases
+        # compare-and-set: a concurrent writer of the same case loses loudly
+        changed = self._conn.execute(
+            update(c)
+            .where(c.c.id == case.id, c.c.version == case.version)
+            .values(version=c.c.version + 1)
+        ).rowcount
+        if changed != 1:
+            current = self._conn.execute(select(c.c.version).where(c.c.id == case.id)).scalar()
+            raise ConcurrentChange(case.ref, case.version, current)
+        case.version += 1
+
+    def save(self, case: Case) -> None:
+        assert case.id is not None, "add() the case before saving changes"
+        conn, cid = self._conn, case.id
+        values: dict[str, Any] = {}
+        if case.attributes_dirty:
+            values["attributes"] = case.attributes
+        if case.closed_at is not None:
+            values["closed_at"] = case.closed_at
+        if values:
+            conn.execute(update(orm.cases).where(orm.cases.c.id == cid).values(**values))
+        for tr in case.tracks.values():
+            row = dict(state=tr.state, opened_at=tr.opened_at, entered_at=tr.entered_at)
+            if tr.is_new:
+                conn.execute(insert(orm.tracks).values(case_id=cid, track=tr.name, **row))
+            elif tr.dirty:
+                t = orm.tracks
+                conn.execute(
+                    update(t).where(t.c.case_id == cid, t.c.track == tr.name).values(**row)
+                )
+            tr.is_new = tr.dirty = False
+        for task in case.tasks:
+            self._save_task(cid, task)
+        for d in case.deadlines:
+            self._save_deadline(cid, d)
+        for rec in case.new_consents:
+            conn.execute(
+                insert(orm.consents).values(
+                    case_id=cid, purpose=rec.purpose, role=rec.role, given=rec.given,
+                    legal_basis=rec.legal_basis, at=rec.at,
+                )
+            )
+        for ap in case.new_approvals:
+            conn.execute(insert(orm.approvals).values(case_id=cid, name=ap.name, role=ap.role,
+                                                      at=ap.at))
+        if case.new_events:
+            conn.execute(
+                insert(orm.events),
+                [
+                    dict(case_id=cid, at=e.at, actor=e.actor, kind=e.kind, track=e.track,
+                         data=e.data)
+                    for e in case.new_events
+                ],
+            )
+        if case.new_notifications:
+            conn.execute(
+                insert(orm.outbox),
+                [
+                    dict(case_id=cid, template=n.template, role=n.role,
+                         institution=n.institution, task_key=n.task_key, status="pending",
+                         created_at=n.at)
+                    for n in case.new_notifications
+                ],
+            )
+        case.new_consents.clear()
+        case.new_approvals.clear()
+        case.new_events.clear()
+        case.new_notifications.clear()
+        case.attributes_dirty = False
+
+    def _save_task(self, cid: int, task: Task) -> None:
+        row = dict(
+            track=task.track, state=task.state, task_key=task.key, role=task.role,
+            institution=task.institution, status=task.status, due_at=task.due_at,
+            next_action_at=task.next_action_at, created_at=task.created_at,
+            updated_at=task.updated_at, overdue_at=task.overdue_at, held_at=task.held_at,
+            status_before_hold=task.status_before_hold, extensions=task.extensions,
+            outcome=task.outcome,
+        )
+        if task.id is None:
+            result = self._conn.execute(insert(orm.tasks).values(case_id=cid, **row))
+            task.id = TaskId(result.inserted_primary_key[0])
+        elif task.dirty:
+            self._conn.execute(update(orm.tasks).where(orm.tasks.c.id == task.id).values(**row))
+        task.dirty = False
+
+    def _save_deadline(self, cid: int, d: Deadline) -> None:
+        row = dict(
+            track=d.track, state=d.state, due_at=d.due_at, started_at=d.started_at,
+            status=d.status, next_action_at=d.next_action_at, extensions=d.extensions,
+        )
+        if d.id is None:
+            result = self._conn.execute(insert(orm.deadlines).values(case_id=cid, **row))
+            d.id = result.inserted_primary_key[0]
+        elif d.dirty:
+            self._conn.execute(
+                update(orm.deadlines).where(orm.deadlines.c.id == d.id).values(**row)
+            )
+        d.dirty = False
+
+    def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
+        o = orm.outbox
+        query = select(o.c.template, o.c.role, o.c.institution, o.c.task_key).where(
+            o.c.case_id == case.id
+        ).order_by(o.c.id)
+        return [dict(r._mapping) for r in self._conn.execute(query)]
+
+    def due_refs(self, now: datetime, limit: int) -> list[str]:
+        t, d, c = orm.tasks, orm.deadlines, orm.cases
+        due = union(
+            select(t.c.case_id).where(t.c.next_action_at <= now),
+            select(d.c.case_id).where(d.c.next_action_at <= now),
+        ).subquery()
+        query = select(c.c.ref).where(c.c.id.in_(select(due.c.case_id))).order_by(c.c.id)
+        return list(self._conn.execute(query.limit(limit)).scalars())
+
+
+class SqlUnitOfWork:
+    """One connection, one transaction: a state change and its rows commit together."""
+
+    cases: SqlCaseRepository
+    protocols: SqlProtocolStore
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        assert self._conn is not None, "use the unit of work in a `with` block"
+        return self._conn
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self._conn = self._engine.connect()
+        self.cases = SqlCaseRepository(self._conn)
+        self.protocols = SqlProtocolStore(self._conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.rollback()  # a no-op after commit; discards an unfinished change
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+

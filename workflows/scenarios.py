@@ -1,0 +1,269 @@
+"""Run a protocol scenario: steps against a fresh database and a simulated clock."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from protocols.errors import ProtocolError, ProtocolFileError
+from protocols.registry import Registry
+from protocols.yamlfile import YamlDocument
+from workflows import services
+from workflows.clocks import SimulatedClock
+from workflows.domain import Case
+from workflows.errors import ReferralEngineError
+from workflows.services import Services
+
+MakeServices = Callable[[SimulatedClock], Services]
+ACTOR = "scenario"
+_WAIT = re.compile(r"^\s*(\d+)\s+(minutes?|hours?|days?)\s*$")
+ACTIONS = ("open", "consent", "legal_basis", "set", "approve", "complete", "fire", "extend",
+           "hold", "resume", "wait", "sweep")
+STEP_KINDS = (*ACTIONS, "expect", "expect_error")
+
+
+@dataclass(slots=True)
+class StepResult:
+    index: int
+    kind: str
+    summary: str
+    ok: bool
+    differences: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    file: str
+    name: str
+    steps: list[StepResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+
+class ScenarioError(ValueError):
+    """The scenario file itself is malformed."""
+
+
+def run_file(path: str, registry: Registry, make_services: MakeServices) -> ScenarioResult:
+    doc = YamlDocument.read(Path(path))
+    return run(doc, registry, make_services)
+
+
+def run(doc: YamlDocument, registry: Registry, make_services: MakeServices) -> ScenarioResult:
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+        raise ProtocolFileError(doc.name, [doc.problem((), "a scenario needs `steps:` (a list)")])
+    for key in ("protocol", "start", "case"):
+        if key not in data:
+            raise ProtocolFileError(doc.name, [doc.problem((), f"a scenario needs `{key}:`")])
+    try:
+        start = _instant(data["start"])
+        loaded = registry.latest_published(str(data["protocol"]))
+    except (ValueError, ProtocolError) as exc:
+        raise ProtocolFileError(doc.name, [doc.problem(("start",), str(exc))]) from None
+    clock = SimulatedClock(start)
+    runner = _Runner(make_services(clock), clock, loaded, dict(data["case"]))
+    results: list[StepResult] = []
+    for i, step in enumerate(data["steps"]):
+        if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
+            line = doc.line(("steps", i))
+            raise ProtocolFileError(doc.name, [doc.problem(
+                ("steps", i), f"a step is one of: {', '.join(STEP_KINDS)} (line {line})")])
+        kind, arg = next(iter(step.items()))
+        result = runner.step(i + 1, kind, arg or {})
+        if not result.ok:
+            result.summary = f"line {doc.line(('steps', i))}: {result.summary}"
+        results.append(result)
+        if not result.ok and kind in ACTIONS:
+            break  # the case no longer follows the script; later steps would only mislead
+    return ScenarioResult(doc.name, str(data.get("name", doc.name)), results)
+
+
+def _instant(value: Any) -> datetime:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        raise ValueError(f"{value!r} needs a UTC offset, such as 2026-03-02T09:00:00-05:00")
+    return when
+
+
+def _wait(value: Any) -> timedelta:
+    match = _WAIT.match(str(value))
+    if not match:
+        raise ScenarioError(f"wait {value!r}: write '<n> minutes|hours|days'")
+    amount, unit = int(match.group(1)), match.group(2).rstrip("s")
+    return timedelta(**{f"{unit}s": amount})
+
+
+class _Runner:
+    def __init__(self, svc: Services, clock: SimulatedClock, loaded: Any,
+                 attributes: dict[str, Any]) -> None:
+        self.svc, self.clock, self.loaded, self.attributes = svc, clock, loaded, attributes
+        self.ref: str | None = None
+        self.outbox_seen = 0
+
+    def step(self, index: int, kind: str, arg: Any) -> StepResult:
+        summary = f"{kind} {_brief(arg)}".strip()
+        try:
+            if kind == "expect":
+                diffs = self.expect(arg)
+                return StepResult(index, kind, summary, not diffs, diffs)
+            if kind == "expect_error":
+                return self.expect_error(index, arg)
+            self.act(kind, arg)
+        except (ReferralEngineError, ProtocolError, ScenarioError, ValueError) as exc:
+            return StepResult(index, kind, summary, False, [f"refused: {exc}"])
+        return StepResult(index, kind, summary, True)
+
+    @property
+    def case_ref(self) -> str:
+        if self.ref is None:
+            raise ScenarioError("the case is not open yet; start with `- open: {}`")
+        return self.ref
+
+    def act(self, kind: str, a: dict[str, Any]) -> None:
+        svc, ref = self.svc, self.ref
+        if kind == "open":
+            self.ref = services.open_case(svc, self.loaded, self.attributes, ACTOR)
+        elif kind == "wait":
+            self.clock.advance(_wait(a))
+        elif kind == "sweep":
+            services.sweep(svc, actor="system:sweep")
+        elif kind == "consent":
+            services.record_consent(svc, self.case_ref, a["purpose"], bool(a["given"]), ACTOR,
+                                    role=a.get("role"))
+        elif kind == "legal_basis":
+            services.record_consent(svc, self.case_ref, a["purpose"], True, ACTOR,
+                                    role=a.get("role"), legal_basis=str(a["basis"]))
+        elif kind == "set":
+            services.set_attributes(svc, self.case_ref, dict(a), ACTOR)
+        elif kind == "approve":
+            services.approve(svc, self.case_ref, a["approval"], a["role"], ACTOR)
+        elif kind == "complete":
+            services.complete_task(svc, self.case_ref, a["task"], dict(a.get("outcome") or {}),
+                                   ACTOR)
+        elif kind == "fire":
+            services.fire(svc, self.case_ref, a["track"], a["trigger"], ACTOR)
+        elif kind == "extend":
+            services.extend(svc, self.case_ref, a["role"], ACTOR, task=a.get("task"),
+                            track=a.get("track"))
+        elif kind == "hold":
+            services.hold_task(svc, self.case_ref, a["task"], str(a.get("reason", "")), ACTOR)
+        elif kind == "resume":
+            services.resume_task(svc, self.case_ref, a["task"], ACTOR)
+        del ref
+
+    def expect_error(self, index: int, arg: dict[str, Any]) -> StepResult:
+        arg = dict(arg)
+        contains = str(arg.pop("contains", ""))
+        if len(arg) != 1 or next(iter(arg)) not in ACTIONS:
+            raise ScenarioError(f"expect_error wraps one action ({', '.join(ACTIONS)})")
+        kind, inner = next(iter(arg.items()))
+        summary = f"expect_error {kind} {_brief(inner)}"
+        try:
+            self.act(kind, inner or {})
+        except (ReferralEngineError, ValueError) as exc:
+            if contains.lower() in str(exc).lower():
+                return StepResult(index, "expect_error", summary, True)
+            return StepResult(index, "expect_error", summary, False,
+                              [f"error: expected a message containing {contains!r}, got: {exc}"])
+        return StepResult(index, "expect_error", summary, False,
+                          [f"error: expected the step to be refused, but it succeeded"])
+
+    def expect(self, want: dict[str, Any]) -> list[str]:
+        case = services.load_case(self.svc, self.case_ref)
+        diffs: list[str] = []
+        for key, value in want.items():
+            if key == "tracks":
+                for track, state in value.items():
+                    got = case.tracks[track].state if track in case.tracks else None
+                    if got != state:
+                        diffs.append(f"tracks.{track}: expected {state!r}, got {got!r}")
+            elif key in ("open_tasks", "overdue_tasks"):
+                tasks = _tasks(case, self.loaded.protocol.timezone, key == "overdue_tasks")
+                diffs += _compare_tasks(key, value, tasks)
+            elif key == "notifications":
+                diffs += self._notifications(case, value)
+            elif key == "closed":
+                if case.is_closed != bool(value):
+                    diffs.append(f"closed: expected {value}, got {case.is_closed}")
+            else:
+                raise ScenarioError(
+                    f"unknown expectation {key!r}; use tracks, open_tasks, overdue_tasks, "
+                    "notifications, closed"
+                )
+        self.outbox_seen = len(self._outbox(case))
+        return diffs
+
+    def _outbox(self, case: Case) -> list[dict[str, Any]]:
+        with self.svc.uow() as uow:
+            return uow.cases.queued_notifications(case)
+
+    def _notifications(self, case: Case, want: list[dict[str, Any]]) -> list[str]:
+        fresh = self._outbox(case)[self.outbox_seen:]
+        diffs = []
+        for item in want:
+            if not any(all(str(n.get(k)) == str(v) for k, v in item.items()) for n in fresh):
+                got = [f"{n['template']}->{n['role']}" for n in fresh] or ["nothing"]
+                diffs.append(f"notifications: expected {item}, queued since the last expect: "
+                             f"{', '.join(got)}")
+        return diffs
+
+
+def _tasks(case: Case, timezone: str, overdue: bool) -> list[dict[str, Any]]:
+    zone = ZoneInfo(timezone)  # show due times as the protocol's local time
+    return [
+        {"task": t.key, "role": t.role, "due": t.due_at.astimezone(zone), "status": t.status,
+         "track": t.track}
+        for t in case.open_tasks()
+        if not overdue or t.overdue_at is not None
+    ]
+
+
+def _compare_tasks(key: str, want: list[dict[str, Any]], got: list[dict[str, Any]]) -> list[str]:
+    remaining = list(got)
+    diffs = []
+    for item in want:
+        match = next((g for g in remaining if _task_matches(item, g)), None)
+        if match is None:
+            diffs.append(f"{key}: expected {_show(item)}; have {_show_all(got)}")
+        else:
+            remaining.remove(match)
+    for extra in remaining:
+        diffs.append(f"{key}: unexpected {_show(extra)}")
+    return diffs
+
+
+def _task_matches(want: dict[str, Any], got: dict[str, Any]) -> bool:
+    for k, v in want.items():
+        if k == "due":
+            if _instant(v) != got["due"]:
+                return False
+        elif str(got.get(k)) != str(v):
+            return False
+    return True
+
+
+def _show(task: dict[str, Any]) -> str:
+    parts = []
+    for k, v in task.items():
+        if k == "track":
+            continue
+        parts.append(f"{k}={v.isoformat() if isinstance(v, datetime) else v}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _show_all(tasks: list[dict[str, Any]]) -> str:
+    return "[" + "; ".join(_show(t) for t in tasks) + "]" if tasks else "none"
+
+
+def _brief(arg: Any) -> str:
+    if isinstance(arg, dict):
+        return " ".join(f"{k}={v}" for k, v in arg.items() if not isinstance(v, (dict, list)))
+    return str(arg)
