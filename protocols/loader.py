@@ -84,10 +84,7 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if _has(node, part):
             node = node[part]
             out.append(part)
         elif isinstance(node, dict) and isinstance(part, str) and part.isidentifier():
@@ -95,6 +92,12 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
             out.append(part)
             node = None
     return tuple(out)
+
+
+def _has(node: Any, part: str | int) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and part < len(node)
 
 
 def _message(err: ErrorDetails, loc: Loc) -> str:

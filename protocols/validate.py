@@ -97,19 +97,30 @@ def _states_and_transitions(p: Protocol) -> Iterator[Finding]:
             triggers_used.add(tr.trigger)
             for src in tr.sources:
                 if src not in states:
-                    yield (*base, "transitions", i, "from"), (
-                        f"unknown source state '{src}' in track '{tname}'; states: {_known(states)}"
+                    yield (
+                        (*base, "transitions", i, "from"),
+                        (
+                            f"unknown source state '{src}' in track '{tname}'; "
+                            f"states: {_known(states)}"
+                        ),
                     )
                 elif states[src].final:
                     yield (*base, "transitions", i, "from"), f"'{src}' is final; nothing leaves it"
             if tr.to not in states:
-                yield (*base, "transitions", i, "to"), (
-                    f"unknown target state '{tr.to}' in track '{tname}'; states: {_known(states)}"
+                yield (
+                    (*base, "transitions", i, "to"),
+                    (
+                        f"unknown target state '{tr.to}' in track '{tname}'; "
+                        f"states: {_known(states)}"
+                    ),
                 )
             if tr.trigger not in track.triggers:
-                yield (*base, "transitions", i, "trigger"), (
-                    f"trigger '{tr.trigger}' has no label; add it under tracks.{tname}.triggers "
-                    "with es, pt and en"
+                yield (
+                    (*base, "transitions", i, "trigger"),
+                    (
+                        f"trigger '{tr.trigger}' has no label; add it under "
+                        f"tracks.{tname}.triggers with es, pt and en"
+                    ),
                 )
         for trig in sorted(set(track.triggers) - triggers_used):
             yield (*base, "triggers", trig), f"label for trigger '{trig}' that no transition uses"
@@ -134,9 +145,12 @@ def _reachability(tname: str, initial: str, track: Track) -> Iterator[Finding]:
         if initial in track.states and sname not in reached:
             yield loc, f"state '{sname}' is unreachable from '{initial}' in track '{tname}'"
         if not state.final and not edges[sname]:
-            yield loc, (
-                f"state '{sname}' is not final and has no way out; add a transition "
-                "from it or mark it `final: true`"
+            yield (
+                loc,
+                (
+                    f"state '{sname}' is not final and has no way out; add a transition "
+                    "from it or mark it `final: true`"
+                ),
             )
         if state.final and (state.tasks or state.deadline):
             yield loc, f"final state '{sname}' cannot open tasks or deadlines"
@@ -154,7 +168,10 @@ def _fired_triggers(tname: str, track: Track, triggers: set[str]) -> Iterator[Fi
             named.append(((*base, "tasks", i, "due", "on_expiry"), task.due.on_expiry))
         for loc, trig in named:
             if trig is not None and trig not in triggers:
-                yield loc, f"unknown trigger '{trig}' in track '{tname}'; triggers: {_known(triggers)}"
+                yield (
+                    loc,
+                    f"unknown trigger '{trig}' in track '{tname}'; triggers: {_known(triggers)}",
+                )
 
 
 def _guard_sites(p: Protocol) -> Iterator[tuple[str, Loc, Guard]]:
@@ -196,35 +213,48 @@ def _guards(p: Protocol) -> Iterator[Finding]:
                     continue
                 for state in g.in_:
                     if state not in p.tracks[g.track].states:
-                        yield (*loc, "in"), (
-                            f"unknown state '{state}' in track '{g.track}'; "
-                            f"states: {_known(p.tracks[g.track].states)}"
+                        yield (
+                            (*loc, "in"),
+                            (
+                                f"unknown state '{state}' in track '{g.track}'; "
+                                f"states: {_known(p.tracks[g.track].states)}"
+                            ),
                         )
                 depends_on_justice = g.track == JUSTICE_TRACK
             elif isinstance(g, TaskCompletedGuard):
                 if g.task_completed not in task_track:
-                    yield (*loc, "task_completed"), (
-                        f"unknown task '{g.task_completed}'; tasks: {_known(task_track)}"
+                    yield (
+                        (*loc, "task_completed"),
+                        (f"unknown task '{g.task_completed}'; tasks: {_known(task_track)}"),
                     )
                     continue
                 depends_on_justice = task_track[g.task_completed] == JUSTICE_TRACK
             elif isinstance(g, ConsentGuard) and g.role and g.role not in p.roles:
                 yield (*loc, "role"), f"unknown role '{g.role}'; declared roles: {_known(p.roles)}"
             elif isinstance(g, ApprovalGuard) and g.approval not in p.approvals:
-                yield (*loc, "approval"), (
-                    f"unknown approval '{g.approval}'; declare it under `approvals:` "
-                    f"(declared: {_known(p.approvals) or 'none'})"
+                yield (
+                    (*loc, "approval"),
+                    (
+                        f"unknown approval '{g.approval}'; declare it under `approvals:` "
+                        f"(declared: {_known(p.approvals) or 'none'})"
+                    ),
                 )
             elif isinstance(g, AttributeGuard) and g.attribute not in attributes:
-                yield (*loc, "attribute"), (
-                    f"unknown attribute '{g.attribute}'; declare it under `attributes:` "
-                    f"(known: {_known(attributes)})"
+                yield (
+                    (*loc, "attribute"),
+                    (
+                        f"unknown attribute '{g.attribute}'; declare it under `attributes:` "
+                        f"(known: {_known(attributes)})"
+                    ),
                 )
             if depends_on_justice and owner != JUSTICE_TRACK:
-                yield loc, (
-                    f"track '{owner}' is an assistance track and cannot depend on the "
-                    f"'{JUSTICE_TRACK}' track: assistance never waits on a complaint or "
-                    "prosecution (CO C-470/16, BR Lei 13.344 art. 2 VI, CR Ley 9095 art. 2 b)"
+                yield (
+                    loc,
+                    (
+                        f"track '{owner}' is an assistance track and cannot depend on the "
+                        f"'{JUSTICE_TRACK}' track: assistance never waits on a complaint or "
+                        "prosecution (CO C-470/16, BR Lei 13.344 art. 2 VI, CR Ley 9095 art. 2 b)"
+                    ),
                 )
 
 
@@ -233,8 +263,9 @@ def _durable_solutions(p: Protocol) -> Iterator[Finding]:
     triggers = {t.trigger for t in care.transitions} if care else set()
     for i, option in enumerate(p.durable_solutions):
         if option.trigger not in triggers:
-            yield ("durable_solutions", i, "trigger"), (
-                f"unknown care trigger '{option.trigger}'; care triggers: {_known(triggers)}"
+            yield (
+                ("durable_solutions", i, "trigger"),
+                (f"unknown care trigger '{option.trigger}'; care triggers: {_known(triggers)}"),
             )
 
 

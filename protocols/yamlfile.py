@@ -20,7 +20,7 @@ class _Loader(yaml.SafeLoader):
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -54,7 +54,7 @@ class YamlDocument:
         self.name = name
         try:
             node = yaml.compose(text, Loader=_Loader)
-            self.data: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+            self.data: Any = yaml.load(text, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
@@ -70,7 +70,9 @@ class YamlDocument:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ProtocolFileError(str(path), [Problem("", f"cannot read: {exc.strerror}")]) from None
+            raise ProtocolFileError(
+                str(path), [Problem("", f"cannot read: {exc.strerror}")]
+            ) from None
         return cls(str(path), text)
 
     def line(self, loc: Sequence[str | int]) -> int | None:

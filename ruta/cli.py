@@ -20,12 +20,17 @@ from workflows.domain import OPEN_TASK_STATUSES
 from workflows.machine import diagram as draw
 from workflows.scenarios import run_file
 
-app = typer.Typer(help="Ruta: executable national referral protocols.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-protocols_app = typer.Typer(help="Protocol files: list, validate, show, diagram.",
-                            no_args_is_help=True)
-scenario_app = typer.Typer(help="Protocol scenarios (executable acceptance tests).",
-                           no_args_is_help=True)
+app = typer.Typer(
+    help="Ruta: executable national referral protocols.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+protocols_app = typer.Typer(
+    help="Protocol files: list, validate, show, diagram.", no_args_is_help=True
+)
+scenario_app = typer.Typer(
+    help="Protocol scenarios (executable acceptance tests).", no_args_is_help=True
+)
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(scenario_app, name="scenario")
 
@@ -50,11 +55,16 @@ def init() -> None:
     try:
         upgrade(engine)
     except SQLAlchemyError as exc:
-        raise _fail(f"Cannot prepare the database: {exc.__class__.__name__}: {exc.orig}"
-                    if hasattr(exc, "orig") else f"Cannot prepare the database: {exc}") from None
+        raise _fail(
+            f"Cannot prepare the database: {exc.__class__.__name__}: {exc.orig}"
+            if hasattr(exc, "orig")
+            else f"Cannot prepare the database: {exc}"
+        ) from None
     _say(f"Data directory: {cfg.home.resolve()}")
-    _say(f"Database: {engine.url.render_as_string(hide_password=True)} "
-         f"(schema revision {current_revision(engine)})")
+    _say(
+        f"Database: {engine.url.render_as_string(hide_password=True)} "
+        f"(schema revision {current_revision(engine)})"
+    )
 
 
 @app.command()
@@ -65,23 +75,31 @@ def status() -> None:
     _say("Protocols:")
     for p in registry.loaded:
         pr = p.protocol
-        _say(f"  {pr.id:<10} {pr.version:<8} {pr.status:<10} {len(pr.tracks)} tracks, "
-             f"{_count_deadlines(p)} deadlines  ({Path(p.path).name})")
+        _say(
+            f"  {pr.id:<10} {pr.version:<8} {pr.status:<10} {len(pr.tracks)} tracks, "
+            f"{_count_deadlines(p)} deadlines  ({Path(p.path).name})"
+        )
     for broken in registry.broken:
-        _say(f"  BROKEN {broken.file}: {len(broken.problems)} problem(s); "
-             f"run `ruta protocols validate {broken.file}`")
+        _say(
+            f"  BROKEN {broken.file}: {len(broken.problems)} problem(s); "
+            f"run `ruta protocols validate {broken.file}`"
+        )
     engine = bootstrap.engine(cfg)
     with engine.connect() as conn:
         cases = conn.execute(select(func.count()).select_from(orm.cases)).scalar_one()
-        open_ = conn.execute(select(func.count()).select_from(orm.tasks).where(
-            orm.tasks.c.status.in_(OPEN_TASK_STATUSES))).scalar_one()
-        overdue = conn.execute(select(func.count()).select_from(orm.tasks).where(
-            orm.tasks.c.status.in_(OPEN_TASK_STATUSES),
-            orm.tasks.c.overdue_at.is_not(None))).scalar_one()
+        open_ = conn.execute(
+            select(func.count())
+            .select_from(orm.tasks)
+            .where(orm.tasks.c.status.in_(OPEN_TASK_STATUSES))
+        ).scalar_one()
+        overdue = conn.execute(
+            select(func.count())
+            .select_from(orm.tasks)
+            .where(orm.tasks.c.status.in_(OPEN_TASK_STATUSES), orm.tasks.c.overdue_at.is_not(None))
+        ).scalar_one()
     _say(f"Database: {engine.url.render_as_string(hide_password=True)}")
     _say(f"Cases: {cases}; open tasks: {open_}; overdue: {overdue}")
-    _say("Next: `ruta protocols show CO-TRATA`, `ruta scenario run "
-         "protocols/scenarios/*.yaml`")
+    _say("Next: `ruta protocols show CO-TRATA`, `ruta scenario run protocols/scenarios/*.yaml`")
 
 
 def _count_deadlines(p: LoadedProtocol) -> int:
@@ -99,8 +117,7 @@ def protocols_list() -> None:
     _say(f"{'ID':<10} {'VERSION':<8} {'STATUS':<10} {'PROGRAMME':<12} FILE")
     for p in registry.loaded:
         pr = p.protocol
-        _say(f"{pr.id:<10} {pr.version:<8} {pr.status:<10} {pr.programme:<12} "
-             f"{Path(p.path).name}")
+        _say(f"{pr.id:<10} {pr.version:<8} {pr.status:<10} {pr.programme:<12} {Path(p.path).name}")
     for broken in registry.broken:
         _say(f"{'?':<10} {'?':<8} {'BROKEN':<10} {'':<12} {broken.file}")
     if registry.broken:
@@ -120,8 +137,10 @@ def protocols_validate(
             bad += 1
             typer.echo("\n".join(p.render(str(path)) for p in exc.problems), err=True)
             continue
-        _say(f"{path}: ok ({loaded.id} {loaded.protocol.version}, "
-             f"{len(loaded.protocol.tracks)} tracks)")
+        _say(
+            f"{path}: ok ({loaded.id} {loaded.protocol.version}, "
+            f"{len(loaded.protocol.tracks)} tracks)"
+        )
     if bad:
         raise _fail(f"{bad} of {len(files)} file(s) invalid.")
 
@@ -143,8 +162,7 @@ def protocols_show(
     loaded = _find(protocol_id)
     p = loaded.protocol
     _say(f"{p.id} {p.version} ({p.status}) - {p.title.get(locale)}")
-    _say(f"Time zone {p.timezone}; holidays {p.calendar}; content hash "
-         f"{loaded.content_hash[:12]}")
+    _say(f"Time zone {p.timezone}; holidays {p.calendar}; content hash {loaded.content_hash[:12]}")
     for source in p.legal_basis:
         _say(f"  basis: {source.ref}")
     for tname, track in p.tracks.items():
@@ -155,12 +173,17 @@ def protocols_show(
             _say(f"  {sname}: {state.label.get(locale)}{mark}")
             if state.deadline:
                 d = state.deadline
-                ext = (f"; extension {d.extension.by} x{d.extension.max} by "
-                       f"{d.extension.approver}" if d.extension else "")
+                ext = (
+                    f"; extension {d.extension.by} x{d.extension.max} by {d.extension.approver}"
+                    if d.extension
+                    else ""
+                )
                 _say(f"    deadline {d.within} [{d.basis.value}: {d.source}]{ext}")
             for task in state.tasks:
-                _say(f"    task {task.id} -> {task.role}: due {task.due.within} "
-                     f"[{task.due.basis.value}: {task.due.source}]")
+                _say(
+                    f"    task {task.id} -> {task.role}: due {task.due.within} "
+                    f"[{task.due.basis.value}: {task.due.source}]"
+                )
         for tr in track.transitions:
             guard = f" if {len(tr.when)} condition(s)" if tr.when else ""
             _say(f"  {tr.trigger}: {', '.join(tr.sources)} -> {tr.to}{guard}")

@@ -156,7 +156,8 @@ class Case:
         """The open task with this key, or else the latest one."""
         matching = [t for t in self.tasks if t.key == key]
         open_ = [t for t in matching if t.is_open]
-        return (open_ or matching or [None])[-1]
+        chosen = open_ or matching
+        return chosen[-1] if chosen else None
 
     def running_deadline(self, track: str) -> Deadline | None:
         for d in self.deadlines:
@@ -164,6 +165,7 @@ class Case:
                 return d
         return None
 
-    def record(self, kind: str, at: datetime, actor: str, track: str | None = None,
-               **data: Any) -> None:
+    def record(
+        self, kind: str, at: datetime, actor: str, track: str | None = None, **data: Any
+    ) -> None:
         self.new_events.append(Event(kind, at, actor, data, track))

@@ -46,10 +46,17 @@ class Engine:
 
     # --- opening ----------------------------------------------------------------------
 
-    def open_case(self) -> None:
-        self.case.record("case_opened", self.now, self.actor, protocol=self.loaded.id,
-                         version=self.loaded.protocol.version,
-                         protocol_hash=self.loaded.content_hash)
+    def open_case(self, personal_fields: list[str] | None = None) -> None:
+        self.case.record(
+            "case_opened",
+            self.now,
+            self.actor,
+            protocol=self.loaded.id,
+            version=self.loaded.protocol.version,
+            protocol_hash=self.loaded.content_hash,
+        )
+        if personal_fields:  # the names of the fields only; the values stay in `persons`
+            self.case.record("personal_data_recorded", self.now, self.actor, fields=personal_fields)
         self.open_ready_tracks()
 
     def open_ready_tracks(self) -> None:
@@ -62,8 +69,9 @@ class Engine:
                     continue
                 if holds(track.opens_when, GuardContext.of(self.case)):
                     self.case.tracks[name] = _new_track(name, track.initial, self.now)
-                    self.case.record("track_opened", self.now, self.actor, track=name,
-                                     state=track.initial)
+                    self.case.record(
+                        "track_opened", self.now, self.actor, track=name, state=track.initial
+                    )
                     self.enter(name, track.initial)
                     changed = True
 
@@ -79,14 +87,20 @@ class Engine:
             raise UnknownTrack(
                 f"Case {self.case.ref} has no open track '{track}'; open tracks: {opened}."
             )
-        target = next_state(
-            track_machine(self.loaded, track), GuardContext.of(self.case), trigger
-        )
+        target = next_state(track_machine(self.loaded, track), GuardContext.of(self.case), trigger)
         source = current.state
         self.leave(track, source)
         current.state, current.entered_at, current.dirty = target, self.now, True
-        self.case.record("transition", self.now, self.actor, track=track, trigger=trigger,
-                         source=source, target=target, cause=cause)
+        self.case.record(
+            "transition",
+            self.now,
+            self.actor,
+            track=track,
+            trigger=trigger,
+            source=source,
+            target=target,
+            cause=cause,
+        )
         self.enter(track, target)
         self.open_ready_tracks()
         return target
@@ -96,8 +110,15 @@ class Engine:
         try:
             self.fire(track, trigger, cause)
         except ReferralEngineError as exc:
-            self.case.record("trigger_not_fired", self.now, self.actor, track=track,
-                             trigger=trigger, cause=cause, reason=str(exc))
+            self.case.record(
+                "trigger_not_fired",
+                self.now,
+                self.actor,
+                track=track,
+                trigger=trigger,
+                cause=cause,
+                reason=str(exc),
+            )
             return False
         return True
 
@@ -114,11 +135,23 @@ class Engine:
         if spec.deadline is not None:
             due = self.due(self.now, spec.deadline)
             self.case.deadlines.append(
-                Deadline(track=track, state=state, due_at=due, started_at=self.now,
-                         status="running", next_action_at=due)
+                Deadline(
+                    track=track,
+                    state=state,
+                    due_at=due,
+                    started_at=self.now,
+                    status="running",
+                    next_action_at=due,
+                )
             )
-            self.case.record("deadline_started", self.now, self.actor, track=track,
-                             state=state, due_at=due.isoformat())
+            self.case.record(
+                "deadline_started",
+                self.now,
+                self.actor,
+                track=track,
+                state=state,
+                due_at=due.isoformat(),
+            )
         ctx = GuardContext.of(self.case)
         for task_spec in spec.tasks:
             if holds(task_spec.when, ctx):
@@ -130,12 +163,29 @@ class Engine:
         jurisdiction = str(self.case.attributes.get("jurisdiction", self.case.country))
         institution = self.directory.resolve(self.case.country, spec.role, jurisdiction)
         due = self.due(self.now, spec.due)
-        task = Task(track=track, state=state, key=spec.id, role=spec.role,
-                    institution=institution, status="requested", due_at=due,
-                    created_at=self.now, updated_at=self.now, next_action_at=due)
+        task = Task(
+            track=track,
+            state=state,
+            key=spec.id,
+            role=spec.role,
+            institution=institution,
+            status="requested",
+            due_at=due,
+            created_at=self.now,
+            updated_at=self.now,
+            next_action_at=due,
+        )
         self.case.tasks.append(task)
-        self.case.record("task_opened", self.now, self.actor, track=track, task=spec.id,
-                         role=spec.role, institution=institution, due_at=due.isoformat())
+        self.case.record(
+            "task_opened",
+            self.now,
+            self.actor,
+            track=track,
+            task=spec.id,
+            role=spec.role,
+            institution=institution,
+            due_at=due.isoformat(),
+        )
         self.notify("task_assigned", spec.role, institution, spec.id)
 
     def _close(self) -> None:
@@ -149,10 +199,14 @@ class Engine:
 
     def _cancel(self, task: Task, reason: str) -> None:
         task.status, task.next_action_at, task.updated_at, task.dirty = (
-            "cancelled", None, self.now, True
+            "cancelled",
+            None,
+            self.now,
+            True,
         )
-        self.case.record("task_cancelled", self.now, self.actor, track=task.track,
-                         task=task.key, reason=reason)
+        self.case.record(
+            "task_cancelled", self.now, self.actor, track=task.track, task=task.key, reason=reason
+        )
 
     def notify(self, template: str, role: str, institution: str, task_key: str | None) -> None:
         self.case.new_notifications.append(
@@ -177,10 +231,20 @@ class Engine:
         task, spec = self.open_task(key)
         task.outcome = validate_outcome(self.case.ref, spec, outcome)
         task.status, task.next_action_at, task.updated_at, task.dirty = (
-            "completed", None, self.now, True
+            "completed",
+            None,
+            self.now,
+            True,
         )
-        self.case.record("task_completed", self.now, self.actor, track=task.track, task=key,
-                         outcome=task.outcome, late=self.now > task.due_at)
+        self.case.record(
+            "task_completed",
+            self.now,
+            self.actor,
+            track=task.track,
+            task=key,
+            outcome=task.outcome,
+            late=self.now > task.due_at,
+        )
         if spec.on_complete:
             self.try_fire(task.track, spec.on_complete, cause=f"completed:{key}")
         else:
@@ -192,10 +256,14 @@ class Engine:
             raise TaskNotOpen(f"Task '{key}' of case {self.case.ref} is already on hold.")
         task.status_before_hold, task.status = task.status, "on-hold"
         task.held_at, task.next_action_at, task.updated_at, task.dirty = (
-            self.now, None, self.now, True
+            self.now,
+            None,
+            self.now,
+            True,
         )
-        self.case.record("task_held", self.now, self.actor, track=task.track, task=key,
-                         reason=reason)
+        self.case.record(
+            "task_held", self.now, self.actor, track=task.track, task=key, reason=reason
+        )
 
     def resume(self, key: str) -> None:
         task, _ = self.open_task(key)
@@ -208,9 +276,15 @@ class Engine:
         task.held_at, task.status_before_hold = None, None
         task.next_action_at = task.due_at if task.overdue_at is None else None
         task.updated_at, task.dirty = self.now, True
-        self.case.record("task_resumed", self.now, self.actor, track=task.track, task=key,
-                         paused_seconds=int(paused.total_seconds()),
-                         due_at=task.due_at.isoformat())
+        self.case.record(
+            "task_resumed",
+            self.now,
+            self.actor,
+            track=task.track,
+            task=key,
+            paused_seconds=int(paused.total_seconds()),
+            due_at=task.due_at.isoformat(),
+        )
 
     # --- extensions -------------------------------------------------------------------
 
@@ -221,8 +295,15 @@ class Engine:
         )
         task.next_action_at = task.due_at if task.status != "on-hold" else None
         task.overdue_at, task.updated_at, task.dirty = None, self.now, True
-        self.case.record("task_extended", self.now, self.actor, track=task.track, task=key,
-                         role=role, due_at=task.due_at.isoformat())
+        self.case.record(
+            "task_extended",
+            self.now,
+            self.actor,
+            track=task.track,
+            task=key,
+            role=role,
+            due_at=task.due_at.isoformat(),
+        )
 
     def extend_deadline(self, track: str, role: str) -> None:
         deadline = self.case.running_deadline(track)
@@ -236,11 +317,19 @@ class Engine:
             spec, role, deadline.due_at, deadline.extensions, f"the '{deadline.state}' deadline"
         )
         deadline.next_action_at, deadline.dirty = deadline.due_at, True
-        self.case.record("deadline_extended", self.now, self.actor, track=track,
-                         state=deadline.state, role=role, due_at=deadline.due_at.isoformat())
+        self.case.record(
+            "deadline_extended",
+            self.now,
+            self.actor,
+            track=track,
+            state=deadline.state,
+            role=role,
+            due_at=deadline.due_at.isoformat(),
+        )
 
-    def _extended(self, spec: DeadlineSpec, role: str, due_at: datetime, used: int,
-                  what: str) -> tuple[datetime, int]:
+    def _extended(
+        self, spec: DeadlineSpec, role: str, due_at: datetime, used: int, what: str
+    ) -> tuple[datetime, int]:
         rule = spec.extension
         if rule is None:
             raise ExtensionRefused(
@@ -270,16 +359,25 @@ class Engine:
                 continue
             handled += 1
             task.overdue_at, task.next_action_at, task.dirty = self.now, None, True
-            self.case.record("task_overdue", self.now, self.actor, track=task.track,
-                             task=task.key, due_at=task.due_at.isoformat())
+            self.case.record(
+                "task_overdue",
+                self.now,
+                self.actor,
+                track=task.track,
+                task=task.key,
+                due_at=task.due_at.isoformat(),
+            )
             if "assignee" in notify:
                 self.notify("task_overdue", task.role, task.institution, task.key)
             if "case_lead" in notify:
                 lead = self.loaded.protocol.case_lead
                 jurisdiction = str(self.case.attributes.get("jurisdiction", self.case.country))
-                self.notify("task_overdue", lead,
-                            self.directory.resolve(self.case.country, lead, jurisdiction),
-                            task.key)
+                self.notify(
+                    "task_overdue",
+                    lead,
+                    self.directory.resolve(self.case.country, lead, jurisdiction),
+                    task.key,
+                )
             spec = self.loaded.protocol.task_spec(task.key)[2]
             if spec.due.on_expiry and not self.case.is_closed:
                 self.try_fire(task.track, spec.due.on_expiry, cause=f"overdue:{task.key}")
@@ -288,11 +386,17 @@ class Engine:
                 continue
             handled += 1
             d.status, d.next_action_at, d.dirty = "expired", None, True
-            self.case.record("deadline_expired", self.now, self.actor, track=d.track,
-                             state=d.state, due_at=d.due_at.isoformat())
-            spec = self.loaded.protocol.tracks[d.track].states[d.state].deadline
-            if spec and spec.on_expiry and not self.case.is_closed:
-                self.try_fire(d.track, spec.on_expiry, cause=f"expired:{d.state}")
+            self.case.record(
+                "deadline_expired",
+                self.now,
+                self.actor,
+                track=d.track,
+                state=d.state,
+                due_at=d.due_at.isoformat(),
+            )
+            rule = self.loaded.protocol.tracks[d.track].states[d.state].deadline
+            if rule and rule.on_expiry and not self.case.is_closed:
+                self.try_fire(d.track, rule.on_expiry, cause=f"expired:{d.state}")
         return handled
 
 

@@ -22,8 +22,9 @@ class ReferralEngineError(Exception):
 
 
 class TransitionNotAllowed(ReferralEngineError):
-    def __init__(self, case_ref: str, track: str, state: str, trigger: str,
-                 allowed: list[str]) -> None:
+    def __init__(
+        self, case_ref: str, track: str, state: str, trigger: str, allowed: list[str]
+    ) -> None:
         self.allowed = allowed
         way_out = ", ".join(allowed) if allowed else "none (the state is final)"
         super().__init__(
@@ -33,8 +34,9 @@ class TransitionNotAllowed(ReferralEngineError):
 
 
 class GuardFailed(ReferralEngineError):
-    def __init__(self, case_ref: str, track: str, state: str, trigger: str,
-                 unmet: list[str]) -> None:
+    def __init__(
+        self, case_ref: str, track: str, state: str, trigger: str, unmet: list[str]
+    ) -> None:
         self.unmet = unmet
         super().__init__(
             f"Case {case_ref}: '{trigger}' from '{state}' on track '{track}' is blocked: "

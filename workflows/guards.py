@@ -65,7 +65,7 @@ def holds(guards: Sequence[Guard], ctx: GuardContext) -> bool:
     return not unmet(guards, ctx)
 
 
-def _unmet_one(g: Guard, ctx: GuardContext) -> str | None:  # noqa: PLR0911 - one branch per guard
+def _unmet_one(g: Guard, ctx: GuardContext) -> str | None:
     if isinstance(g, ConsentGuard):
         to = f" to {g.role}" if g.role else ""
         given = ctx.consents.get((g.consent, g.role))
@@ -93,10 +93,10 @@ def _unmet_one(g: Guard, ctx: GuardContext) -> str | None:  # noqa: PLR0911 - on
             return None
         return f"the person must {'' if g.national else 'not '}be a national of {ctx.country}"
     if isinstance(g, TrackInGuard):
-        state = ctx.tracks.get(g.track)
-        if state in g.in_:
+        current = ctx.tracks.get(g.track)
+        if current in g.in_:
             return None
-        now = f"it is in {state}" if state else "it is not open"
+        now = f"it is in {current}" if current else "it is not open"
         return f"track {g.track} must be in {' or '.join(g.in_)} ({now})"
     if isinstance(g, TaskCompletedGuard):
         outcome = ctx.completed.get(g.task_completed)

@@ -36,9 +36,7 @@ class TrackMachine:
     machine: Machine
 
     def triggers_from(self, state: str) -> list[str]:
-        return sorted(
-            {t.trigger for t in self.track.transitions if state in t.sources}
-        )
+        return sorted({t.trigger for t in self.track.transitions if state in t.sources})
 
     def unmet_guards(self, ctx: GuardContext, state: str, trigger: str) -> list[str]:
         reasons: list[str] = []
@@ -96,7 +94,9 @@ def next_state(tm: TrackMachine, ctx: GuardContext, trigger: str) -> str:
         raise TransitionNotAllowed(ctx.case_ref, tm.name, state, trigger, tm.triggers_from(state))
     cursor = _Cursor(state, ctx)
     if not event.trigger(cursor, ctx=ctx):
-        raise GuardFailed(ctx.case_ref, tm.name, state, trigger, tm.unmet_guards(ctx, state, trigger))
+        raise GuardFailed(
+            ctx.case_ref, tm.name, state, trigger, tm.unmet_guards(ctx, state, trigger)
+        )
     return cursor.state
 
 

@@ -32,7 +32,6 @@ metadata = MetaData(
 )
 
 
-
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every database (SQLite would hand back naive ones)."""
 
@@ -82,8 +81,9 @@ cases = Table(
     Column("ref", String(32), nullable=False, unique=True),
     Column("protocol_id", String(32), nullable=False),
     Column("protocol_version", String(32), nullable=False),
-    Column("protocol_hash", String(64), ForeignKey("protocol_versions.content_hash"),
-           nullable=False),
+    Column(
+        "protocol_hash", String(64), ForeignKey("protocol_versions.content_hash"), nullable=False
+    ),
     Column("country", String(2), nullable=False),
     Column("jurisdiction", String(16), nullable=False),
     Column("attributes", JSON, nullable=False),

@@ -57,8 +57,11 @@ class CaseRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    cases: CaseRepository
-    protocols: ProtocolStore
+    @property
+    def cases(self) -> CaseRepository: ...
+
+    @property
+    def protocols(self) -> ProtocolStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

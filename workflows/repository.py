@@ -7,10 +7,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, union, update
+from sqlalchemy import Connection, CursorResult, Engine, insert, select, union, update
 
-from protocols.loader import LoadedProtocol, from_definition
 from protocols.errors import UnknownProtocol
+from protocols.loader import LoadedProtocol, from_definition
 from workflows import orm
 from workflows.domain import (
     Approval,
@@ -89,7 +89,7 @@ class SqlCaseRepository:
                 version=case.version,
             )
         )
-        case.id = CaseId(result.inserted_primary_key[0])
+        case.id = CaseId(_pk(result))
         if person:
             self._conn.execute(
                 insert(orm.persons).values(
@@ -102,6 +102,7 @@ class SqlCaseRepository:
         row = self._conn.execute(select(c).where(c.c.ref == ref)).first()
         if row is None:
             raise UnknownCase(f"No case with reference {ref!r}.")
+        cid = CaseId(row.id)
         case = Case(
             ref=row.ref,
             protocol_id=row.protocol_id,
@@ -111,33 +112,48 @@ class SqlCaseRepository:
             attributes=dict(row.attributes),
             opened_at=row.opened_at,
             version=row.version,
-            id=CaseId(row.id),
+            id=cid,
             closed_at=row.closed_at,
         )
-        for r in self._rows(orm.tracks, case.id):
+        for r in self._rows(orm.tracks, cid):
             case.tracks[r.track] = TrackState(r.track, r.state, r.opened_at, r.entered_at)
-        for r in self._rows(orm.tasks, case.id, orm.tasks.c.id):
+        for r in self._rows(orm.tasks, cid, orm.tasks.c.id):
             case.tasks.append(
                 Task(
-                    track=r.track, state=r.state, key=r.task_key, role=r.role,
-                    institution=r.institution, status=r.status, due_at=r.due_at,
-                    created_at=r.created_at, updated_at=r.updated_at,
-                    next_action_at=r.next_action_at, id=TaskId(r.id), overdue_at=r.overdue_at,
-                    held_at=r.held_at, status_before_hold=r.status_before_hold,
-                    extensions=r.extensions, outcome=dict(r.outcome),
+                    track=r.track,
+                    state=r.state,
+                    key=r.task_key,
+                    role=r.role,
+                    institution=r.institution,
+                    status=r.status,
+                    due_at=r.due_at,
+                    created_at=r.created_at,
+                    updated_at=r.updated_at,
+                    next_action_at=r.next_action_at,
+                    id=TaskId(r.id),
+                    overdue_at=r.overdue_at,
+                    held_at=r.held_at,
+                    status_before_hold=r.status_before_hold,
+                    extensions=r.extensions,
+                    outcome=dict(r.outcome),
                 )
             )
-        for r in self._rows(orm.deadlines, case.id, orm.deadlines.c.id):
+        for r in self._rows(orm.deadlines, cid, orm.deadlines.c.id):
             case.deadlines.append(
                 Deadline(
-                    track=r.track, state=r.state, due_at=r.due_at, started_at=r.started_at,
-                    status=r.status, next_action_at=r.next_action_at, id=r.id,
+                    track=r.track,
+                    state=r.state,
+                    due_at=r.due_at,
+                    started_at=r.started_at,
+                    status=r.status,
+                    next_action_at=r.next_action_at,
+                    id=r.id,
                     extensions=r.extensions,
                 )
             )
-        for r in self._rows(orm.consents, case.id, orm.consents.c.id):
+        for r in self._rows(orm.consents, cid, orm.consents.c.id):
             case.consents.append(ConsentRecord(r.purpose, r.role, r.given, r.at, r.legal_basis))
-        for r in self._rows(orm.approvals, case.id, orm.approvals.c.id):
+        for r in self._rows(orm.approvals, cid, orm.approvals.c.id):
             case.approvals.append(Approval(r.name, r.role, r.at))
         return case
 
@@ -187,19 +203,25 @@ class SqlCaseRepository:
         for rec in case.new_consents:
             conn.execute(
                 insert(orm.consents).values(
-                    case_id=cid, purpose=rec.purpose, role=rec.role, given=rec.given,
-                    legal_basis=rec.legal_basis, at=rec.at,
+                    case_id=cid,
+                    purpose=rec.purpose,
+                    role=rec.role,
+                    given=rec.given,
+                    legal_basis=rec.legal_basis,
+                    at=rec.at,
                 )
             )
         for ap in case.new_approvals:
-            conn.execute(insert(orm.approvals).values(case_id=cid, name=ap.name, role=ap.role,
-                                                      at=ap.at))
+            conn.execute(
+                insert(orm.approvals).values(case_id=cid, name=ap.name, role=ap.role, at=ap.at)
+            )
         if case.new_events:
             conn.execute(
                 insert(orm.events),
                 [
-                    dict(case_id=cid, at=e.at, actor=e.actor, kind=e.kind, track=e.track,
-                         data=e.data)
+                    dict(
+                        case_id=cid, at=e.at, actor=e.actor, kind=e.kind, track=e.track, data=e.data
+                    )
                     for e in case.new_events
                 ],
             )
@@ -207,9 +229,15 @@ class SqlCaseRepository:
             conn.execute(
                 insert(orm.outbox),
                 [
-                    dict(case_id=cid, template=n.template, role=n.role,
-                         institution=n.institution, task_key=n.task_key, status="pending",
-                         created_at=n.at)
+                    dict(
+                        case_id=cid,
+                        template=n.template,
+                        role=n.role,
+                        institution=n.institution,
+                        task_key=n.task_key,
+                        status="pending",
+                        created_at=n.at,
+                    )
                     for n in case.new_notifications
                 ],
             )
@@ -221,28 +249,42 @@ class SqlCaseRepository:
 
     def _save_task(self, cid: int, task: Task) -> None:
         row = dict(
-            track=task.track, state=task.state, task_key=task.key, role=task.role,
-            institution=task.institution, status=task.status, due_at=task.due_at,
-            next_action_at=task.next_action_at, created_at=task.created_at,
-            updated_at=task.updated_at, overdue_at=task.overdue_at, held_at=task.held_at,
-            status_before_hold=task.status_before_hold, extensions=task.extensions,
+            track=task.track,
+            state=task.state,
+            task_key=task.key,
+            role=task.role,
+            institution=task.institution,
+            status=task.status,
+            due_at=task.due_at,
+            next_action_at=task.next_action_at,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            overdue_at=task.overdue_at,
+            held_at=task.held_at,
+            status_before_hold=task.status_before_hold,
+            extensions=task.extensions,
             outcome=task.outcome,
         )
         if task.id is None:
             result = self._conn.execute(insert(orm.tasks).values(case_id=cid, **row))
-            task.id = TaskId(result.inserted_primary_key[0])
+            task.id = TaskId(_pk(result))
         elif task.dirty:
             self._conn.execute(update(orm.tasks).where(orm.tasks.c.id == task.id).values(**row))
         task.dirty = False
 
     def _save_deadline(self, cid: int, d: Deadline) -> None:
         row = dict(
-            track=d.track, state=d.state, due_at=d.due_at, started_at=d.started_at,
-            status=d.status, next_action_at=d.next_action_at, extensions=d.extensions,
+            track=d.track,
+            state=d.state,
+            due_at=d.due_at,
+            started_at=d.started_at,
+            status=d.status,
+            next_action_at=d.next_action_at,
+            extensions=d.extensions,
         )
         if d.id is None:
             result = self._conn.execute(insert(orm.deadlines).values(case_id=cid, **row))
-            d.id = result.inserted_primary_key[0]
+            d.id = _pk(result)
         elif d.dirty:
             self._conn.execute(
                 update(orm.deadlines).where(orm.deadlines.c.id == d.id).values(**row)
@@ -251,9 +293,11 @@ class SqlCaseRepository:
 
     def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
         o = orm.outbox
-        query = select(o.c.template, o.c.role, o.c.institution, o.c.task_key).where(
-            o.c.case_id == case.id
-        ).order_by(o.c.id)
+        query = (
+            select(o.c.template, o.c.role, o.c.institution, o.c.task_key)
+            .where(o.c.case_id == case.id)
+            .order_by(o.c.id)
+        )
         return [dict(r._mapping) for r in self._conn.execute(query)]
 
     def due_refs(self, now: datetime, limit: int) -> list[str]:
@@ -264,6 +308,12 @@ class SqlCaseRepository:
         ).subquery()
         query = select(c.c.ref).where(c.c.id.in_(select(due.c.case_id))).order_by(c.c.id)
         return list(self._conn.execute(query.limit(limit)).scalars())
+
+
+def _pk(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT returns its primary key"
+    return int(key[0])
 
 
 class SqlUnitOfWork:
@@ -305,4 +355,3 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.connection.rollback()
-

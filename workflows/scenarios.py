@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,8 +22,20 @@ from workflows.services import Services
 MakeServices = Callable[[SimulatedClock], Services]
 ACTOR = "scenario"
 _WAIT = re.compile(r"^\s*(\d+)\s+(minutes?|hours?|days?)\s*$")
-ACTIONS = ("open", "consent", "legal_basis", "set", "approve", "complete", "fire", "extend",
-           "hold", "resume", "wait", "sweep")
+ACTIONS = (
+    "open",
+    "consent",
+    "legal_basis",
+    "set",
+    "approve",
+    "complete",
+    "fire",
+    "extend",
+    "hold",
+    "resume",
+    "wait",
+    "sweep",
+)
 STEP_KINDS = (*ACTIONS, "expect", "expect_error")
 
 
@@ -74,8 +86,14 @@ def run(doc: YamlDocument, registry: Registry, make_services: MakeServices) -> S
     for i, step in enumerate(data["steps"]):
         if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
             line = doc.line(("steps", i))
-            raise ProtocolFileError(doc.name, [doc.problem(
-                ("steps", i), f"a step is one of: {', '.join(STEP_KINDS)} (line {line})")])
+            raise ProtocolFileError(
+                doc.name,
+                [
+                    doc.problem(
+                        ("steps", i), f"a step is one of: {', '.join(STEP_KINDS)} (line {line})"
+                    )
+                ],
+            )
         kind, arg = next(iter(step.items()))
         result = runner.step(i + 1, kind, arg or {})
         if not result.ok:
@@ -102,8 +120,9 @@ def _wait(value: Any) -> timedelta:
 
 
 class _Runner:
-    def __init__(self, svc: Services, clock: SimulatedClock, loaded: Any,
-                 attributes: dict[str, Any]) -> None:
+    def __init__(
+        self, svc: Services, clock: SimulatedClock, loaded: Any, attributes: dict[str, Any]
+    ) -> None:
         self.svc, self.clock, self.loaded, self.attributes = svc, clock, loaded, attributes
         self.ref: str | None = None
         self.outbox_seen = 0
@@ -136,23 +155,33 @@ class _Runner:
         elif kind == "sweep":
             services.sweep(svc, actor="system:sweep")
         elif kind == "consent":
-            services.record_consent(svc, self.case_ref, a["purpose"], bool(a["given"]), ACTOR,
-                                    role=a.get("role"))
+            services.record_consent(
+                svc, self.case_ref, a["purpose"], bool(a["given"]), ACTOR, role=a.get("role")
+            )
         elif kind == "legal_basis":
-            services.record_consent(svc, self.case_ref, a["purpose"], True, ACTOR,
-                                    role=a.get("role"), legal_basis=str(a["basis"]))
+            services.record_consent(
+                svc,
+                self.case_ref,
+                a["purpose"],
+                True,
+                ACTOR,
+                role=a.get("role"),
+                legal_basis=str(a["basis"]),
+            )
         elif kind == "set":
             services.set_attributes(svc, self.case_ref, dict(a), ACTOR)
         elif kind == "approve":
             services.approve(svc, self.case_ref, a["approval"], a["role"], ACTOR)
         elif kind == "complete":
-            services.complete_task(svc, self.case_ref, a["task"], dict(a.get("outcome") or {}),
-                                   ACTOR)
+            services.complete_task(
+                svc, self.case_ref, a["task"], dict(a.get("outcome") or {}), ACTOR
+            )
         elif kind == "fire":
             services.fire(svc, self.case_ref, a["track"], a["trigger"], ACTOR)
         elif kind == "extend":
-            services.extend(svc, self.case_ref, a["role"], ACTOR, task=a.get("task"),
-                            track=a.get("track"))
+            services.extend(
+                svc, self.case_ref, a["role"], ACTOR, task=a.get("task"), track=a.get("track")
+            )
         elif kind == "hold":
             services.hold_task(svc, self.case_ref, a["task"], str(a.get("reason", "")), ACTOR)
         elif kind == "resume":
@@ -171,10 +200,20 @@ class _Runner:
         except (ReferralEngineError, ValueError) as exc:
             if contains.lower() in str(exc).lower():
                 return StepResult(index, "expect_error", summary, True)
-            return StepResult(index, "expect_error", summary, False,
-                              [f"error: expected a message containing {contains!r}, got: {exc}"])
-        return StepResult(index, "expect_error", summary, False,
-                          [f"error: expected the step to be refused, but it succeeded"])
+            return StepResult(
+                index,
+                "expect_error",
+                summary,
+                False,
+                [f"error: expected a message containing {contains!r}, got: {exc}"],
+            )
+        return StepResult(
+            index,
+            "expect_error",
+            summary,
+            False,
+            ["error: expected the step to be refused, but it succeeded"],
+        )
 
     def expect(self, want: dict[str, Any]) -> list[str]:
         case = services.load_case(self.svc, self.case_ref)
@@ -206,21 +245,28 @@ class _Runner:
             return uow.cases.queued_notifications(case)
 
     def _notifications(self, case: Case, want: list[dict[str, Any]]) -> list[str]:
-        fresh = self._outbox(case)[self.outbox_seen:]
+        fresh = self._outbox(case)[self.outbox_seen :]
         diffs = []
         for item in want:
             if not any(all(str(n.get(k)) == str(v) for k, v in item.items()) for n in fresh):
                 got = [f"{n['template']}->{n['role']}" for n in fresh] or ["nothing"]
-                diffs.append(f"notifications: expected {item}, queued since the last expect: "
-                             f"{', '.join(got)}")
+                diffs.append(
+                    f"notifications: expected {item}, queued since the last expect: "
+                    f"{', '.join(got)}"
+                )
         return diffs
 
 
 def _tasks(case: Case, timezone: str, overdue: bool) -> list[dict[str, Any]]:
     zone = ZoneInfo(timezone)  # show due times as the protocol's local time
     return [
-        {"task": t.key, "role": t.role, "due": t.due_at.astimezone(zone), "status": t.status,
-         "track": t.track}
+        {
+            "task": t.key,
+            "role": t.role,
+            "due": t.due_at.astimezone(zone),
+            "status": t.status,
+            "track": t.track,
+        }
         for t in case.open_tasks()
         if not overdue or t.overdue_at is not None
     ]

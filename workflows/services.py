@@ -11,8 +11,7 @@ from protocols.loader import LoadedProtocol
 from protocols.schema import CONSENT_PURPOSES, RISK_LEVELS
 from workflows.domain import Approval, Case, ConsentRecord
 from workflows.engine import Engine
-from workflows.errors import InvalidInput, NotAuthorised
-from workflows.errors import ConcurrentChange
+from workflows.errors import ConcurrentChange, InvalidInput, NotAuthorised
 from workflows.ports import Clock, Directory, UnitOfWork
 
 
@@ -43,13 +42,18 @@ def open_case(
     with svc.uow() as uow:
         uow.protocols.pin(loaded, now)
         ref = uow.cases.next_ref(loaded.protocol.country, now.year)
-        case = Case(ref=ref, protocol_id=loaded.id, protocol_version=loaded.protocol.version,
-                    protocol_hash=loaded.content_hash, country=loaded.protocol.country,
-                    attributes=attrs, opened_at=now, version=1)
+        case = Case(
+            ref=ref,
+            protocol_id=loaded.id,
+            protocol_version=loaded.protocol.version,
+            protocol_hash=loaded.content_hash,
+            country=loaded.protocol.country,
+            attributes=attrs,
+            opened_at=now,
+            version=1,
+        )
         uow.cases.add(case, person, now)
-        if person:
-            case.record("personal_data_recorded", now, actor, fields=sorted(person))
-        Engine(case, loaded, svc.directory, now, actor).open_case()
+        Engine(case, loaded, svc.directory, now, actor).open_case(sorted(person or {}))
         uow.cases.save(case)
         uow.commit()
     return ref
@@ -64,8 +68,9 @@ class _Change:
     uow: UnitOfWork
 
 
-def _change(svc: Services, uow: UnitOfWork, ref: str, actor: str,
-            expected_version: int | None) -> _Change:
+def _change(
+    svc: Services, uow: UnitOfWork, ref: str, actor: str, expected_version: int | None
+) -> _Change:
     case = uow.cases.get(ref)
     if expected_version is not None and expected_version != case.version:
         raise ConcurrentChange(ref, expected_version, case.version)
@@ -74,8 +79,13 @@ def _change(svc: Services, uow: UnitOfWork, ref: str, actor: str,
     return _Change(case, Engine(case, loaded, svc.directory, svc.clock.now(), actor), uow)
 
 
-def _run(svc: Services, ref: str, actor: str, expected_version: int | None,
-         step: Callable[[Engine], object]) -> int:
+def _run(
+    svc: Services,
+    ref: str,
+    actor: str,
+    expected_version: int | None,
+    step: Callable[[Engine], object],
+) -> int:
     """Load, claim, apply one step, save and commit; return the case's new version."""
     with svc.uow() as uow:
         change = _change(svc, uow, ref, actor, expected_version)
@@ -85,29 +95,51 @@ def _run(svc: Services, ref: str, actor: str, expected_version: int | None,
         return change.case.version
 
 
-def fire(svc: Services, ref: str, track: str, trigger: str, actor: str,
-         expected_version: int | None = None) -> int:
+def fire(
+    svc: Services,
+    ref: str,
+    track: str,
+    trigger: str,
+    actor: str,
+    expected_version: int | None = None,
+) -> int:
     """A person fires a protocol step on one track."""
     return _run(svc, ref, actor, expected_version, lambda e: e.fire(track, trigger))
 
 
-def complete_task(svc: Services, ref: str, task: str, outcome: dict[str, Any], actor: str,
-                  expected_version: int | None = None) -> int:
+def complete_task(
+    svc: Services,
+    ref: str,
+    task: str,
+    outcome: dict[str, Any],
+    actor: str,
+    expected_version: int | None = None,
+) -> int:
     return _run(svc, ref, actor, expected_version, lambda e: e.complete(task, outcome))
 
 
-def hold_task(svc: Services, ref: str, task: str, reason: str, actor: str,
-              expected_version: int | None = None) -> int:
+def hold_task(
+    svc: Services, ref: str, task: str, reason: str, actor: str, expected_version: int | None = None
+) -> int:
     return _run(svc, ref, actor, expected_version, lambda e: e.hold(task, reason))
 
 
-def resume_task(svc: Services, ref: str, task: str, actor: str,
-                expected_version: int | None = None) -> int:
+def resume_task(
+    svc: Services, ref: str, task: str, actor: str, expected_version: int | None = None
+) -> int:
     return _run(svc, ref, actor, expected_version, lambda e: e.resume(task))
 
 
-def extend(svc: Services, ref: str, role: str, actor: str, *, task: str | None = None,
-           track: str | None = None, expected_version: int | None = None) -> int:
+def extend(
+    svc: Services,
+    ref: str,
+    role: str,
+    actor: str,
+    *,
+    task: str | None = None,
+    track: str | None = None,
+    expected_version: int | None = None,
+) -> int:
     """Grant a bounded extension of a task's due time or of a track's state deadline."""
     if (task is None) == (track is None):
         raise InvalidInput("An extension names either a task or a track, not both.")
@@ -117,9 +149,16 @@ def extend(svc: Services, ref: str, role: str, actor: str, *, task: str | None =
     return _run(svc, ref, actor, expected_version, lambda e: e.extend_deadline(track, role))
 
 
-def record_consent(svc: Services, ref: str, purpose: str, given: bool, actor: str,
-                   role: str | None = None, legal_basis: str | None = None,
-                   expected_version: int | None = None) -> int:
+def record_consent(
+    svc: Services,
+    ref: str,
+    purpose: str,
+    given: bool,
+    actor: str,
+    role: str | None = None,
+    legal_basis: str | None = None,
+    expected_version: int | None = None,
+) -> int:
     """Record consent given, refused or withdrawn, or a legal basis standing in for it."""
     if purpose not in CONSENT_PURPOSES:
         raise InvalidInput(
@@ -129,28 +168,38 @@ def record_consent(svc: Services, ref: str, purpose: str, given: bool, actor: st
     def step(e: Engine) -> None:
         if role is not None and role not in e.loaded.protocol.roles:
             raise InvalidInput(
-                f"Unknown role {role!r}; roles of {e.loaded.id}: {', '.join(e.loaded.protocol.roles)}."
+                f"Unknown role {role!r}; roles of {e.loaded.id}: "
+                f"{', '.join(e.loaded.protocol.roles)}."
             )
         record = ConsentRecord(purpose, role, given, e.now, legal_basis)
         e.case.consents.append(record)
         e.case.new_consents.append(record)
         kind = "legal_basis_recorded" if legal_basis else "consent_recorded"
-        e.case.record(kind, e.now, e.actor, purpose=purpose, role=role, given=given,
-                      legal_basis=legal_basis)
+        e.case.record(
+            kind, e.now, e.actor, purpose=purpose, role=role, given=given, legal_basis=legal_basis
+        )
         e.open_ready_tracks()
 
     return _run(svc, ref, actor, expected_version, step)
 
 
-def approve(svc: Services, ref: str, approval: str, role: str, actor: str,
-            expected_version: int | None = None) -> int:
+def approve(
+    svc: Services,
+    ref: str,
+    approval: str,
+    role: str,
+    actor: str,
+    expected_version: int | None = None,
+) -> int:
     """Record a decision by its approver role (e.g. the mediate-assistance plan)."""
 
     def step(e: Engine) -> None:
         spec = e.loaded.protocol.approvals.get(approval)
         if spec is None:
             known = ", ".join(e.loaded.protocol.approvals) or "none"
-            raise InvalidInput(f"Unknown approval {approval!r}; approvals of {e.loaded.id}: {known}.")
+            raise InvalidInput(
+                f"Unknown approval {approval!r}; approvals of {e.loaded.id}: {known}."
+            )
         if role != spec.approver:
             raise NotAuthorised(
                 f"Case {e.case.ref}: only {spec.approver} may record {approval}, not {role}."
@@ -164,8 +213,9 @@ def approve(svc: Services, ref: str, approval: str, role: str, actor: str,
     return _run(svc, ref, actor, expected_version, step)
 
 
-def set_attributes(svc: Services, ref: str, values: dict[str, Any], actor: str,
-                   expected_version: int | None = None) -> int:
+def set_attributes(
+    svc: Services, ref: str, values: dict[str, Any], actor: str, expected_version: int | None = None
+) -> int:
     """Update non-identifying case attributes (risk level, modality ...)."""
 
     def step(e: Engine) -> None:
@@ -181,8 +231,9 @@ def set_attributes(svc: Services, ref: str, values: dict[str, Any], actor: str,
 _JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
-def check_attributes(loaded: LoadedProtocol, values: dict[str, Any],
-                     opening: bool) -> dict[str, Any]:
+def check_attributes(
+    loaded: LoadedProtocol, values: dict[str, Any], opening: bool
+) -> dict[str, Any]:
     """Validate case attributes: built-ins plus those the protocol declares."""
     p = loaded.protocol
     declared = p.attributes
@@ -190,8 +241,10 @@ def check_attributes(loaded: LoadedProtocol, values: dict[str, Any],
     clean: dict[str, Any] = {}
     for name, value in values.items():
         if name == "jurisdiction":
-            ok = isinstance(value, str) and bool(_JURISDICTION.match(value)) and (
-                value[:2] == p.country
+            ok = (
+                isinstance(value, str)
+                and bool(_JURISDICTION.match(value))
+                and (value[:2] == p.country)
             )
             want = f"an ISO 3166-2 code of {p.country} such as {p.country}-XXX, or {p.country}"
         elif name == "minor":

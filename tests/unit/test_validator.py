@@ -1,4 +1,4 @@
-"""Every rule of DESIGN.md section 3 rejects a broken file, naming path, line and what is allowed."""
+"""Each rule of DESIGN.md section 3 rejects a broken file, naming path, line and the allowed."""
 
 from __future__ import annotations
 
@@ -126,50 +126,124 @@ def _unknown_track_in_opens_when(d):
 
 CASES: list[tuple[str, Mutation, str, str]] = [
     # (rule, mutation, path in the message, words in the message)
-    ("unknown target state", _unknown_target, "tracks.care.transitions[0].to",
-     "unknown target state 'identificaton'"),
-    ("unknown source state", _unknown_source, "tracks.care.transitions[0].from",
-     "unknown source state 'reportd'"),
+    (
+        "unknown target state",
+        _unknown_target,
+        "tracks.care.transitions[0].to",
+        "unknown target state 'identificaton'",
+    ),
+    (
+        "unknown source state",
+        _unknown_source,
+        "tracks.care.transitions[0].from",
+        "unknown source state 'reportd'",
+    ),
     ("unreachable state", _unreachable, "tracks.care.states.limbo", "unreachable"),
-    ("non-final state with no way out", _dead_end, "tracks.care.states.integration",
-     "no way out"),
-    ("unknown role", _unknown_role, "tracks.care.states.reported.tasks[0].role",
-     "unknown role 'coat'; declared roles: "),
-    ("unknown guard name", _unknown_guard, "tracks.care.transitions[1].when[0]",
-     "unknown guard"),
-    ("malformed duration", _malformed_duration, "tracks.care.states.immediate.deadline.within",
-     "malformed duration '5 days'"),
-    ("duplicate task id", _duplicate_task_id, "tracks.care.states.identified.tasks[0].id",
-     "duplicate task id 'characterise'"),
-    ("missing translation", _missing_translation, "tracks.care.states.reported.label.pt",
-     "missing translation 'pt'"),
-    ("justice guard on an assistance track", _justice_guard_on_assistance,
-     "tracks.care.transitions[1].when[0]", "cannot depend on the 'justice' track"),
-    ("justice guard hidden in any_of", _justice_guard_inside_any_of,
-     "tracks.care.transitions[3].when[0].any_of[1]", "cannot depend on the 'justice' track"),
-    ("unknown key", _unknown_key, "tracks.care.states.reported.tasks[0].deadline",
-     "unknown key 'deadline'; allowed: id, role, label, due"),
-    ("on_complete names no trigger", _unknown_trigger_on_complete,
-     "tracks.care.states.reported.tasks[0].on_complete", "unknown trigger 'characterized'"),
-    ("trigger without labels", _unlabelled_trigger, "tracks.care.transitions[5].trigger",
-     "trigger 'close_case' has no label"),
-    ("guard on an unknown task", _unknown_task_in_guard,
-     "tracks.care.transitions[1].when[0].task_completed", "unknown task 'no_such_task'"),
-    ("guard on an undeclared approval", _unknown_approval,
-     "tracks.care.transitions[3].when[0].approval", "unknown approval 'mediate_plan'"),
-    ("guard on an undeclared attribute", _unknown_attribute,
-     "tracks.care.transitions[1].when[0].attribute", "unknown attribute 'gender'"),
-    ("unknown consent purpose", _bad_consent_purpose,
-     "tracks.care.transitions[1].when[0].consent", "'assistance', 'data_sharing'"),
+    ("non-final state with no way out", _dead_end, "tracks.care.states.integration", "no way out"),
+    (
+        "unknown role",
+        _unknown_role,
+        "tracks.care.states.reported.tasks[0].role",
+        "unknown role 'coat'; declared roles: ",
+    ),
+    ("unknown guard name", _unknown_guard, "tracks.care.transitions[1].when[0]", "unknown guard"),
+    (
+        "malformed duration",
+        _malformed_duration,
+        "tracks.care.states.immediate.deadline.within",
+        "malformed duration '5 days'",
+    ),
+    (
+        "duplicate task id",
+        _duplicate_task_id,
+        "tracks.care.states.identified.tasks[0].id",
+        "duplicate task id 'characterise'",
+    ),
+    (
+        "missing translation",
+        _missing_translation,
+        "tracks.care.states.reported.label.pt",
+        "missing translation 'pt'",
+    ),
+    (
+        "justice guard on an assistance track",
+        _justice_guard_on_assistance,
+        "tracks.care.transitions[1].when[0]",
+        "cannot depend on the 'justice' track",
+    ),
+    (
+        "justice guard hidden in any_of",
+        _justice_guard_inside_any_of,
+        "tracks.care.transitions[3].when[0].any_of[1]",
+        "cannot depend on the 'justice' track",
+    ),
+    (
+        "unknown key",
+        _unknown_key,
+        "tracks.care.states.reported.tasks[0].deadline",
+        "unknown key 'deadline'; allowed: id, role, label, due",
+    ),
+    (
+        "on_complete names no trigger",
+        _unknown_trigger_on_complete,
+        "tracks.care.states.reported.tasks[0].on_complete",
+        "unknown trigger 'characterized'",
+    ),
+    (
+        "trigger without labels",
+        _unlabelled_trigger,
+        "tracks.care.transitions[5].trigger",
+        "trigger 'close_case' has no label",
+    ),
+    (
+        "guard on an unknown task",
+        _unknown_task_in_guard,
+        "tracks.care.transitions[1].when[0].task_completed",
+        "unknown task 'no_such_task'",
+    ),
+    (
+        "guard on an undeclared approval",
+        _unknown_approval,
+        "tracks.care.transitions[3].when[0].approval",
+        "unknown approval 'mediate_plan'",
+    ),
+    (
+        "guard on an undeclared attribute",
+        _unknown_attribute,
+        "tracks.care.transitions[1].when[0].attribute",
+        "unknown attribute 'gender'",
+    ),
+    (
+        "unknown consent purpose",
+        _bad_consent_purpose,
+        "tracks.care.transitions[1].when[0].consent",
+        "'assistance', 'data_sharing'",
+    ),
     ("unknown time zone", _unknown_timezone, "timezone", "unknown time zone"),
-    ("deadline without a source", _no_source, "tracks.care.states.immediate.deadline.source",
-     "required key 'source' is missing"),
-    ("deadline basis outside the vocabulary", _bad_basis,
-     "tracks.care.states.immediate.deadline.basis", "'legal', 'protocol' or 'proposed'"),
-    ("final state with tasks", _final_with_tasks, "tracks.care.states.closed",
-     "final state 'closed' cannot open tasks"),
-    ("opens_when on an unknown track", _unknown_track_in_opens_when,
-     "tracks.shelter.opens_when[0].track", "unknown track 'cuidado'"),
+    (
+        "deadline without a source",
+        _no_source,
+        "tracks.care.states.immediate.deadline.source",
+        "required key 'source' is missing",
+    ),
+    (
+        "deadline basis outside the vocabulary",
+        _bad_basis,
+        "tracks.care.states.immediate.deadline.basis",
+        "'legal', 'protocol' or 'proposed'",
+    ),
+    (
+        "final state with tasks",
+        _final_with_tasks,
+        "tracks.care.states.closed",
+        "final state 'closed' cannot open tasks",
+    ),
+    (
+        "opens_when on an unknown track",
+        _unknown_track_in_opens_when,
+        "tracks.shelter.opens_when[0].track",
+        "unknown track 'cuidado'",
+    ),
 ]
 
 
@@ -206,7 +280,7 @@ def test_yaml_syntax_error_names_the_line():
 
 
 def test_duplicate_yaml_keys_are_refused_not_overwritten():
-    text = FIXTURE.read_text().replace("version: \"1\"", "version: \"1\"\nversion: \"2\"")
+    text = FIXTURE.read_text().replace('version: "1"', 'version: "1"\nversion: "2"')
     with pytest.raises(ProtocolFileError, match=r"duplicate key 'version' \(first on line"):
         from_text("dup.yaml", text)
 

@@ -1,0 +1,48 @@
+"""Time firing one step on one case on SQLite: state change, tasks, events, one commit."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from institutions.directory import SeedDirectory
+from protocols.registry import Registry
+from ruta.db import make_engine, upgrade
+from workflows import services
+from workflows.clocks import SimulatedClock
+from workflows.repository import SqlUnitOfWork
+from workflows.services import Services
+
+ATTRS = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
+
+
+def main(runs: int = 200) -> None:
+    co = Registry.scan().latest_published("CO-TRATA")
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
+        upgrade(engine)
+        clock = SimulatedClock(datetime(2026, 3, 2, 14, tzinfo=UTC))
+        svc = Services(lambda: SqlUnitOfWork(engine), clock, SeedDirectory())
+        refs = [services.open_case(svc, co, ATTRS, "bench") for _ in range(runs)]
+        for ref in refs:
+            services.record_consent(svc, ref, "assistance", True, "bench")
+            services.complete_task(svc, ref, "register_case", {}, "bench")
+        timings = []
+        for ref in refs:
+            start = time.perf_counter()
+            services.fire(svc, ref, "care", "admit_immediate", "bench")
+            timings.append((time.perf_counter() - start) * 1000)
+    timings.sort()
+    p95 = timings[int(len(timings) * 0.95) - 1]
+    sys.stdout.write(
+        f"fire admit_immediate (CO-TRATA, SQLite file, {runs} cases): "
+        f"median {statistics.median(timings):.2f} ms, p95 {p95:.2f} ms\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""The case engine on real databases: SQLite always, PostgreSQL in CI."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from workflows import orm, services
+from workflows.errors import (
+    ConcurrentChange,
+    ExtensionRefused,
+    GuardFailed,
+    InvalidInput,
+    TransitionNotAllowed,
+)
+from workflows.repository import SqlUnitOfWork
+
+ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
+ME = "user:focal-1"
+
+
+def at(text_: str) -> datetime:
+    return datetime.fromisoformat(text_)
+
+
+def open_adult(svc, test_protocol) -> str:
+    return services.open_case(svc, test_protocol, ADULT, ME)
+
+
+def to_immediate(svc, ref):
+    services.complete_task(svc, ref, "characterise", {"modality": "internal"}, ME)
+    services.record_consent(svc, ref, "assistance", True, ME)
+    services.fire(svc, ref, "care", "admit_immediate", ME)
+
+
+def test_opening_a_case_pins_the_protocol_and_opens_tasks_with_deadlines(svc, test_protocol):
+    ref = open_adult(svc, test_protocol)
+    assert ref == "CO-2026-000001"
+    case = services.load_case(svc, ref)
+    assert case.protocol_hash == test_protocol.content_hash
+    assert {n: t.state for n, t in case.tracks.items()} == {
+        "care": "reported",
+        "justice": "no_complaint",
+    }
+    (task,) = case.open_tasks()
+    assert (task.key, task.role, task.institution) == ("characterise", "lead", "CO.lead")
+    assert task.due_at == at("2026-03-03T09:00:00-05:00")  # 1 business day
+    assert open_adult(svc, test_protocol) == "CO-2026-000002"
+
+
+def test_completing_a_task_fires_its_trigger_and_records_the_outcome(svc, test_protocol):
+    ref = open_adult(svc, test_protocol)
+    services.complete_task(svc, ref, "characterise", {"modality": "external"}, ME)
+    case = services.load_case(svc, ref)
+    assert case.tracks["care"].state == "identified"
+    assert [t.key for t in case.open_tasks()] == ["admit"]
+    assert case.task("characterise").outcome == {"modality": "external"}
+
+
+def test_an_outcome_outside_the_protocol_is_refused_and_nothing_changes(svc, test_protocol):
+    ref = open_adult(svc, test_protocol)
+    with pytest.raises(InvalidInput, match="one of: internal, external"):
+        services.complete_task(svc, ref, "characterise", {"modality": "abroad"}, ME)
+    with pytest.raises(InvalidInput, match="allowed: modality"):
+        services.complete_task(svc, ref, "characterise", {"name": "x"}, ME)
+    case = services.load_case(svc, ref)
+    assert case.tracks["care"].state == "reported"
+    assert case.version == 1
+
+
+def test_an_illegal_trigger_is_refused_with_the_allowed_triggers(svc, test_protocol):
+    ref = open_adult(svc, test_protocol)
+    with pytest.raises(TransitionNotAllowed) as info:
+        services.fire(svc, ref, "care", "close_case", ME)
+    assert str(info.value) == (
+        f"Case {ref}: track 'care' is in 'reported' and 'close_case' is not allowed there; "
+        "allowed: characterised."
+    )
+
+
+def test_a_guarded_trigger_names_the_unmet_conditions(svc, test_protocol):
+    ref = open_adult(svc, test_protocol)
+    services.complete_task(svc, ref, "characterise", {"modality": "internal"}, ME)
+    with pytest.raises(GuardFailed, match="consent for assistance has not been recorded"):
+        services.fire(svc, ref, "care", "admit_immediate", ME)
+    services.record_consent(svc, ref, "assistance", False, ME)
+    with pytest.raises(GuardFailed, match="consent for assistance was refused or withdrawn"):
+        services.fire(svc, ref, "care", "admit_immediate", ME)
+    services.record_consent(svc, ref, "assistance", True, ME)
+    services.fire(svc, ref, "care", "admit_immediate", ME)
+    case = services.load_case(svc, ref)
+    assert case.tracks["care"].state == "immediate"
+    assert case.tracks["shelter"].state == "requested"  # opens_when: care in immediate
+
+
+def test_second_writer_on_a_stale_version_gets_a_reload_error_and_nothing_is_lost(
+    svc, test_protocol
+):
+    ref = open_adult(svc, test_protocol)
+    loaded = services.load_case(svc, ref).version
+    services.complete_task(
+        svc, ref, "characterise", {"modality": "internal"}, ME, expected_version=loaded
+    )
+    with pytest.raises(ConcurrentChange, match="changed since you loaded it.*Reload"):
+        services.record_consent(
+            svc, ref, "assistance", True, "user:focal-2", expected_version=loaded
+        )
+    case = services.load_case(svc, ref)
+    assert case.tracks["care"].state == "identified"
+    assert case.consents == []
+
+
+def test_two_open_transactions_on_one_case_the_second_commit_loses(svc, test_protocol, engine):
+    ref = open_adult(svc, test_protocol)
+    first, second = SqlUnitOfWork(engine), SqlUnitOfWork(engine)
+    with first as a:
+        case_a = a.cases.get(ref)
+        with second as b:
+            case_b = b.cases.get(ref)
+            b.cases.claim(case_b)
+            b.commit()
+        with pytest.raises(ConcurrentChange):
+            a.cases.claim(case_a)
+    assert services.load_case(svc, ref).version == 2
+
+
+def test_hold_stops_the_clock_and_resume_moves_the_due_time(svc, test_protocol, clock):
+    ref = open_adult(svc, test_protocol)
+    due = services.load_case(svc, ref).task("characterise").due_at
+    clock.advance(timedelta(hours=2))
+    services.hold_task(svc, ref, "characterise", "waiting for interpreter", ME)
+    clock.advance(timedelta(hours=30))
+    assert services.sweep(svc).handled == 0  # on hold: never overdue
+    services.resume_task(svc, ref, "characterise", ME)
+    task = services.load_case(svc, ref).task("characterise")
+    assert task.status == "requested"
+    assert task.due_at == due + timedelta(hours=30)
+    assert task.next_action_at == task.due_at
+
+
+def test_state_deadline_extension_is_bounded_and_only_for_the_approver(svc, test_protocol, clock):
+    ref = open_adult(svc, test_protocol)
+    to_immediate(svc, ref)
+    deadline = services.load_case(svc, ref).running_deadline("care")
+    assert deadline.due_at == at("2026-03-07T09:00:00-05:00")
+    with pytest.raises(ExtensionRefused, match="only committee may extend"):
+        services.extend(svc, ref, "lead", ME, track="care")
+    services.extend(svc, ref, "committee", ME, track="care")
+    assert services.load_case(svc, ref).running_deadline("care").due_at == at(
+        "2026-03-12T09:00:00-05:00"
+    )
+    with pytest.raises(ExtensionRefused, match="already extended 1 time.*limit is 1"):
+        services.extend(svc, ref, "committee", ME, track="care")
+
+
+def test_sweep_marks_overdue_fires_expiry_and_is_idempotent(svc, test_protocol, clock, engine):
+    ref = open_adult(svc, test_protocol)
+    to_immediate(svc, ref)
+    clock.advance(timedelta(days=6))
+    report = services.sweep(svc)
+    assert report.cases == 1
+    case = services.load_case(svc, ref)
+    assert case.tracks["care"].state == "review"  # on_expiry: period_expired
+    assert [t.key for t in case.open_tasks() if t.overdue_at] == ["find_bed"]
+    assert services.sweep(svc).handled == 0
+    with engine.connect() as conn:
+        kinds = conn.execute(
+            select(orm.outbox.c.template, func.count()).group_by(orm.outbox.c.template)
+        ).all()
+    assert dict(kinds)["task_overdue"] == 4  # lodge and find_bed: assignee and case lead
+
+
+def test_every_change_is_an_event_and_personal_data_stays_in_its_table(svc, test_protocol, engine):
+    person = {"given_name": "Zorbalina", "document": "SYN-0000001"}
+    ref = services.open_case(svc, test_protocol, ADULT, ME, person=person)
+    to_immediate(svc, ref)
+    with engine.connect() as conn:
+        kinds = [r.kind for r in conn.execute(select(orm.events).order_by(orm.events.c.id))]
+        dumped = " ".join(
+            str(list(row))
+            for table in (orm.cases, orm.events, orm.tasks, orm.outbox)
+            for row in conn.execute(select(table))
+        )
+        stored = conn.execute(select(orm.persons.c.payload)).scalar_one()
+    assert kinds[:3] == ["case_opened", "personal_data_recorded", "track_opened"]
+    assert {"task_completed", "transition", "consent_recorded", "deadline_started"} <= set(kinds)
+    assert "Zorbalina" in stored
+    assert "Zorbalina" not in dumped
+    assert "SYN-0000001" not in dumped
+
+
+def test_a_running_case_keeps_its_pinned_protocol_when_the_file_changes(svc, test_protocol, engine):
+    from protocols.loader import from_text
+    from tests.conftest import FIXTURES
+
+    ref = open_adult(svc, test_protocol)
+    edited = from_text(
+        "edited.yaml",
+        (FIXTURES / "test-protocol.yaml")
+        .read_text()
+        .replace('within: "1 business_days"', 'within: "3 business_days"')
+        .replace('version: "1"', 'version: "2"'),
+    )
+    assert edited.content_hash != test_protocol.content_hash
+    newer = services.open_case(svc, edited, ADULT, ME)
+    services.complete_task(svc, ref, "characterise", {"modality": "internal"}, ME)
+    assert services.load_case(svc, ref).protocol_version == "1"
+    assert services.load_case(svc, newer).task("characterise").due_at == at(
+        "2026-03-05T09:00:00-05:00"
+    )
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from protocol_versions")).scalar_one() == 2
+
+
+def test_minor_opens_child_protection_and_legal_basis_stands_in_for_consent(svc, test_protocol):
+    ref = services.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
+    services.complete_task(svc, ref, "characterise", {"modality": "internal"}, ME)
+    services.record_consent(
+        svc, ref, "assistance", True, ME, legal_basis="Ley 1098 de 2006 (Código de la Infancia)"
+    )
+    services.fire(svc, ref, "care", "admit_immediate", ME)
+    case = services.load_case(svc, ref)
+    assert case.tracks["child_protection"].state == "referred"
+    assert case.consents[-1].legal_basis.startswith("Ley 1098")
+
+
+def test_bad_attributes_are_refused_naming_what_is_allowed(svc, test_protocol):
+    with pytest.raises(InvalidInput, match="Unknown case attribute 'name'.*protected person"):
+        services.open_case(svc, test_protocol, {**ADULT, "name": "x"}, ME)
+    with pytest.raises(InvalidInput, match="'jurisdiction' cannot be 'PE-LIM'"):
+        services.open_case(svc, test_protocol, {**ADULT, "jurisdiction": "PE-LIM"}, ME)
+    ref = open_adult(svc, test_protocol)
+    with pytest.raises(InvalidInput, match="one of low, medium, high"):
+        services.set_attributes(svc, ref, {"risk": "extreme"}, ME)
