@@ -147,7 +147,7 @@ class _Runner:
         return self.ref
 
     def act(self, kind: str, a: dict[str, Any]) -> None:
-        svc, ref = self.svc, self.ref
+        svc = self.svc
         if kind == "open":
             self.ref = services.open_case(svc, self.loaded, self.attributes, ACTOR)
         elif kind == "wait":
@@ -186,7 +186,6 @@ class _Runner:
             services.hold_task(svc, self.case_ref, a["task"], str(a.get("reason", "")), ACTOR)
         elif kind == "resume":
             services.resume_task(svc, self.case_ref, a["task"], ACTOR)
-        del ref
 
     def expect_error(self, index: int, arg: dict[str, Any]) -> StepResult:
         arg = dict(arg)
