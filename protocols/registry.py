@@ -51,6 +51,17 @@ class Registry:
     def for_country(self, country: str) -> list[LoadedProtocol]:
         return [p for p in self.loaded if p.protocol.country == country]
 
+    def latest(self, country: str, programme: str) -> LoadedProtocol | None:
+        """The newest published protocol of a country's programme (for handoffs), if any."""
+        ids = {
+            p.id
+            for p in self.loaded
+            if p.protocol.country == country
+            and p.protocol.programme == programme
+            and p.protocol.status == "published"
+        }
+        return self.latest_published(sorted(ids)[0]) if ids else None
+
 
 def _version_key(version: str) -> tuple[int | str, ...]:
     """Order "2026.1" < "2026.10" numerically, falling back to text for other parts."""

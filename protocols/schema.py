@@ -29,6 +29,18 @@ CONSENT_PURPOSES: tuple[str, ...] = get_args(ConsentPurpose)
 RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
 # Attributes every case has; protocols may declare more under `attributes:`.
 BUILTIN_ATTRIBUTES = ("jurisdiction", "minor", "nationality", "risk")
+# Fields of the protected person record (never in events, emails or logs). A task shares
+# some of them with its institution only where the protocol step says so.
+PERSON_FIELDS = (
+    "given_name",
+    "family_name",
+    "document_type",
+    "document_number",
+    "birth_date",
+    "phone",
+    "address",
+    "narrative",
+)
 JUSTICE_TRACK = "justice"
 
 
@@ -237,16 +249,44 @@ class OutcomeField(_Model):
     required: bool = True
 
 
+class HandoffSpec(_Model):
+    """A cross-border handoff: the task goes to the receiving country's coordinator.
+
+    `to` is a case attribute holding the receiving country (`nationality`) or a fixed
+    ISO 3166-1 code; `jurisdictions` says where the person crosses, per receiving country.
+    Accepting the task opens a linked case there under that country's own protocol.
+    """
+
+    to: str = Field(pattern=r"^([A-Z]{2}|[a-z][a-z0-9_]*)$")
+    programme: Literal["trafficking", "smuggling"] = "trafficking"
+    jurisdictions: dict[str, str] = {}
+
+
 class TaskSpec(_Model):
-    """A task opened for an institution role when its state is entered."""
+    """A task opened for an institution role when its state is entered.
+
+    `shares` names the case attributes and person fields the assignee may see; person
+    fields only while consent to share data with that role (or a legal basis) stands.
+    """
 
     id: Ident
-    role: Ident
+    role: Ident | None = None
     label: Labels
     due: Deadline
     when: list[GuardField] = []
     outcome: dict[Ident, OutcomeField] = {}
     on_complete: Ident | None = None
+    shares: list[Ident] = []
+    handoff: HandoffSpec | None = None
+
+    @model_validator(mode="after")
+    def _role_or_handoff(self) -> TaskSpec:
+        if (self.role is None) == (self.handoff is None):
+            raise ValueError(
+                "a task names either `role:` (an institution role of this protocol) or "
+                "`handoff:` (the receiving country's coordinator), not both or neither"
+            )
+        return self
 
 
 class State(_Model):

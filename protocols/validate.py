@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +11,7 @@ import holidays
 from protocols.schema import (
     BUILTIN_ATTRIBUTES,
     JUSTICE_TRACK,
+    PERSON_FIELDS,
     AnyOfGuard,
     ApprovalGuard,
     AttributeGuard,
@@ -35,6 +37,7 @@ def check(p: Protocol) -> list[Finding]:
         *_guards(p),
         *_durable_solutions(p),
         *_timezone(p),
+        *_sharing(p),
     ]
 
 
@@ -65,7 +68,8 @@ def _role_uses(p: Protocol) -> Iterator[tuple[Loc, str]]:
             if state.deadline:
                 deadlines.append(((*base, "deadline"), state.deadline))
             for i, task in enumerate(state.tasks):
-                yield (*base, "tasks", i, "role"), task.role
+                if task.role is not None:
+                    yield (*base, "tasks", i, "role"), task.role
             for loc, deadline in deadlines:
                 if deadline.extension:
                     yield (*loc, "extension", "approver"), deadline.extension.approver
@@ -276,3 +280,36 @@ def _timezone(p: Protocol) -> Iterator[Finding]:
         yield ("timezone",), f"unknown time zone '{p.timezone}'; use an IANA name like America/Lima"
     if p.calendar not in holidays.list_supported_countries():
         yield ("calendar",), f"no public-holiday calendar for '{p.calendar}'"
+
+
+_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3}(-[0-9]{2,6})?)?$")
+
+
+def _sharing(p: Protocol) -> Iterator[Finding]:
+    """What a step shares must be a known field; a handoff must say where it crosses."""
+    shareable = [*BUILTIN_ATTRIBUTES, *p.attributes, *PERSON_FIELDS]
+    for tname, track in p.tracks.items():
+        for sname, state in track.states.items():
+            for i, task in enumerate(state.tasks):
+                base: Loc = ("tracks", tname, "states", sname, "tasks", i)
+                for j, name in enumerate(task.shares):
+                    if name not in shareable:
+                        yield (
+                            (*base, "shares", j),
+                            f"unknown field '{name}'; a step may share: {', '.join(shareable)}",
+                        )
+                if task.handoff is None:
+                    continue
+                to = task.handoff.to
+                if not to.isupper() and to not in (*BUILTIN_ATTRIBUTES, *p.attributes):
+                    yield (
+                        (*base, "handoff", "to"),
+                        f"'{to}' is neither a country code (EC) nor a case attribute",
+                    )
+                for country, where in task.handoff.jurisdictions.items():
+                    if not _JURISDICTION.match(where) or where[:2] != country:
+                        yield (
+                            (*base, "handoff", "jurisdictions", country),
+                            f"'{where}' must be a jurisdiction of {country} (e.g. {country} "
+                            f"or an ISO 3166-2 code such as {country}-XXX)",
+                        )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 from sqlalchemy import Engine
 
-from institutions.directory import SeedDirectory
+from institutions.seeds import load_seeds
+from institutions.store import SqlDirectory
 from protocols.registry import COUNTRIES_DIR, Registry
 from ruta.db import make_engine, upgrade
 from ruta.settings import Settings
@@ -34,11 +36,26 @@ def registry(cfg: Settings | None = None) -> Registry:
 
 def services(cfg: Settings | None = None) -> Services:
     db = engine(cfg)
-    return Services(uow=lambda: SqlUnitOfWork(db), clock=SystemClock(), directory=SeedDirectory())
+    return Services(uow=lambda: SqlUnitOfWork(db), clock=SystemClock(), catalog=registry(cfg))
 
 
-def scenario_services(clock: SimulatedClock) -> Services:
-    """A fresh in-memory database per scenario, migrated like a real one."""
+def seed_directory(db: Engine) -> int:
+    """Load the seed institutions (institutions/seeds/*.yaml) into the directory."""
+    with db.begin() as conn:
+        return SqlDirectory(conn).upsert(load_seeds())
+
+
+def scenario_services(clock: SimulatedClock, inactive: list[str] | None = None) -> Services:
+    """A fresh in-memory database per scenario, migrated and seeded like a real one."""
     db = make_engine("sqlite://")
     upgrade(db)
-    return Services(uow=lambda: SqlUnitOfWork(db), clock=clock, directory=SeedDirectory())
+    seed_directory(db)
+    if inactive:
+        with db.begin() as conn:
+            store = SqlDirectory(conn)
+            for inst_id in inactive:
+                found = store.institution(inst_id)
+                if found is None:
+                    raise LookupError(f"No institution {inst_id!r} in the seed directory.")
+                store.upsert([replace(found, active=False)])
+    return Services(uow=lambda: SqlUnitOfWork(db), clock=clock, catalog=registry())

@@ -10,6 +10,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from institutions.store import SqlDirectory
 from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
@@ -65,6 +66,12 @@ def init() -> None:
         f"Database: {engine.url.render_as_string(hide_password=True)} "
         f"(schema revision {current_revision(engine)})"
     )
+    with engine.connect() as conn:
+        known = len(SqlDirectory(conn).institutions())
+    if known == 0:  # the first init only: later directory edits are never overwritten
+        _say(f"Directory: {bootstrap.seed_directory(engine)} seed institutions loaded")
+    else:
+        _say(f"Directory: {known} institutions")
 
 
 @app.command()
@@ -180,8 +187,9 @@ def protocols_show(
                 )
                 _say(f"    deadline {d.within} [{d.basis.value}: {d.source}]{ext}")
             for task in state.tasks:
+                to = task.role or "the receiving country's coordinator (handoff)"
                 _say(
-                    f"    task {task.id} -> {task.role}: due {task.due.within} "
+                    f"    task {task.id} -> {to}: due {task.due.within} "
                     f"[{task.due.basis.value}: {task.due.source}]"
                 )
         for tr in track.transitions:

@@ -10,12 +10,13 @@ from alembic.config import Config
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.pool import StaticPool
 
+from institutions import orm as institutions_orm
 from workflows import orm as workflows_orm
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 # Every package's tables; alembic compares the migrations against these.
-METADATA: list[MetaData] = [workflows_orm.metadata]
+METADATA: list[MetaData] = [institutions_orm.metadata, workflows_orm.metadata]
 
 
 def make_engine(url: str) -> Engine:

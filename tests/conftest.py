@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from institutions.directory import SeedDirectory
+from institutions.seeds import load_seed
+from institutions.store import SqlDirectory
 from protocols.loader import LoadedProtocol, load_file
+from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
+from workflows.access import Actor
 from workflows.clocks import SimulatedClock
 from workflows.repository import SqlUnitOfWork
 from workflows.services import Services
@@ -71,8 +74,20 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def svc(engine: Engine, clock: SimulatedClock) -> Services:
-    return Services(uow=lambda: SqlUnitOfWork(engine), clock=clock, directory=SeedDirectory())
+def svc(engine: Engine, clock: SimulatedClock, test_protocol: LoadedProtocol) -> Services:
+    """Services on a migrated database whose directory is tests/fixtures/test-directory.yaml."""
+    with engine.begin() as conn:
+        SqlDirectory(conn).upsert(load_seed(FIXTURES / "test-directory.yaml"))
+    catalog = Registry(loaded=[test_protocol])
+    return Services(uow=lambda: SqlUnitOfWork(engine), clock=clock, catalog=catalog)
+
+
+SYSTEM = Actor.system("test")
+FOCAL_CO = Actor("focal-co", "focal_point", "test-lead", frozenset({"CO"}))
+
+
+def officer(institution: str) -> Actor:
+    return Actor(f"officer@{institution}", "officer", institution)
 
 
 @pytest.fixture(scope="session")

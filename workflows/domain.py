@@ -10,7 +10,6 @@ CaseId = NewType("CaseId", int)
 TaskId = NewType("TaskId", int)
 
 # FHIR Task statuses (reference/standards-and-libraries.md section 1).
-OPEN_TASK_STATUSES = ("requested", "received", "accepted", "in-progress", "on-hold")
 TaskStatus = Literal[
     "requested",
     "received",
@@ -22,7 +21,16 @@ TaskStatus = Literal[
     "cancelled",
     "failed",
 ]
+OPEN_TASK_STATUSES: tuple[TaskStatus, ...] = (
+    "requested",
+    "received",
+    "accepted",
+    "in-progress",
+    "on-hold",
+)
 DeadlineStatus = Literal["running", "expired", "cancelled", "met"]
+# How a task reached its institution.
+Routing = Literal["directory", "gap", "rerouted", "returned", "referred", "handoff"]
 
 
 @dataclass(slots=True)
@@ -57,11 +65,21 @@ class Task:
     status_before_hold: TaskStatus | None = None
     extensions: int = 0
     outcome: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None  # the user of the institution working on it
+    reason: str | None = None  # why it is rejected, on hold, failed or cancelled (a code)
+    note: str | None = None  # free text: protected like personal data, never in events
+    routing: Routing = "directory"
+    handoff: dict[str, Any] | None = None  # country, protocol, jurisdiction, linked_ref
     dirty: bool = False
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_TASK_STATUSES
+
+    @property
+    def ident(self) -> str:
+        """`key#id`: how messages name a task when several share a key (re-routing)."""
+        return f"{self.key}#{self.id}" if self.id is not None else self.key
 
 
 @dataclass(slots=True)
@@ -94,6 +112,16 @@ class ConsentRecord:
 class Approval:
     name: str
     role: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLink:
+    """A case in another country that this one handed a person to (or received from)."""
+
+    kind: Literal["handed_to", "received_from"]
+    ref: str
+    task_id: int | None
     at: datetime
 
 
@@ -138,11 +166,13 @@ class Case:
     deadlines: list[Deadline] = field(default_factory=list)
     consents: list[ConsentRecord] = field(default_factory=list)
     approvals: list[Approval] = field(default_factory=list)
+    links: list[CaseLink] = field(default_factory=list)
     # changes made in this unit of work, persisted by the repository
     new_events: list[Event] = field(default_factory=list)
     new_notifications: list[Notification] = field(default_factory=list)
     new_consents: list[ConsentRecord] = field(default_factory=list)
     new_approvals: list[Approval] = field(default_factory=list)
+    new_links: list[CaseLink] = field(default_factory=list)
     attributes_dirty: bool = False
 
     @property
@@ -152,8 +182,10 @@ class Case:
     def open_tasks(self) -> list[Task]:
         return [t for t in self.tasks if t.is_open]
 
-    def task(self, key: str) -> Task | None:
-        """The open task with this key, or else the latest one."""
+    def task(self, key: str | int) -> Task | None:
+        """The task with this id; or the open task with this key, or else the latest one."""
+        if isinstance(key, int):
+            return next((t for t in self.tasks if t.id == key), None)
         matching = [t for t in self.tasks if t.key == key]
         open_ = [t for t in matching if t.is_open]
         chosen = open_ or matching

@@ -5,27 +5,38 @@ The engine decides; the services layer loads, claims and saves. No I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from institutions.directory import Directory, route
+from institutions.domain import Route
 from protocols.loader import LoadedProtocol
 from protocols.schema import Deadline as DeadlineSpec
-from protocols.schema import OutcomeField, TaskSpec
+from protocols.schema import TaskSpec
 from workflows import deadlines
-from workflows.domain import Case, Deadline, Notification, Task, TrackState
+from workflows.access import Actor
+from workflows.domain import (
+    Case,
+    ConsentRecord,
+    Deadline,
+    Notification,
+    Routing,
+    Task,
+    TrackState,
+)
 from workflows.errors import (
     CaseClosed,
     ExtensionRefused,
-    InvalidInput,
     ReferralEngineError,
-    TaskNotOpen,
-    UnknownTask,
     UnknownTrack,
 )
-from workflows.guards import GuardContext, holds
+from workflows.guards import GuardContext, covering_conditions, holds
+from workflows.handoff import handoff_task
+from workflows.lifecycle import TaskMoves
 from workflows.machine import next_state, track_machine
-from workflows.ports import Directory
+from workflows.ports import Catalog
 
 
 @dataclass(slots=True)
@@ -36,7 +47,29 @@ class Engine:
     loaded: LoadedProtocol
     directory: Directory
     now: datetime
-    actor: str
+    actor: Actor
+    catalog: Catalog | None = None
+
+    @property
+    def who(self) -> str:
+        return self.actor.name
+
+    @property
+    def jurisdiction(self) -> str:
+        return str(self.case.attributes.get("jurisdiction", self.case.country))
+
+    # --- routing ----------------------------------------------------------------------
+
+    def route(self, role: str, exclude: Collection[str] = ()) -> Route | None:
+        """Where a task for `role` goes in this case's jurisdiction (gaps: the coordinator)."""
+        p = self.loaded.protocol
+        return route(self.directory, p.country, role, self.jurisdiction, p.coordinator, exclude)
+
+    def lead_institution(self) -> str:
+        """The focal point's institution: where returned tasks and case-lead news go."""
+        found = self.route(self.loaded.protocol.case_lead)
+        assert found is not None
+        return found.institution
 
     # --- clocks ---------------------------------------------------------------------
 
@@ -50,13 +83,13 @@ class Engine:
         self.case.record(
             "case_opened",
             self.now,
-            self.actor,
+            self.who,
             protocol=self.loaded.id,
             version=self.loaded.protocol.version,
             protocol_hash=self.loaded.content_hash,
         )
         if personal_fields:  # the names of the fields only; the values stay in `persons`
-            self.case.record("personal_data_recorded", self.now, self.actor, fields=personal_fields)
+            self.case.record("personal_data_recorded", self.now, self.who, fields=personal_fields)
         self.open_ready_tracks()
 
     def open_ready_tracks(self) -> None:
@@ -70,7 +103,7 @@ class Engine:
                 if holds(track.opens_when, GuardContext.of(self.case)):
                     self.case.tracks[name] = _new_track(name, track.initial, self.now)
                     self.case.record(
-                        "track_opened", self.now, self.actor, track=name, state=track.initial
+                        "track_opened", self.now, self.who, track=name, state=track.initial
                     )
                     self.enter(name, track.initial)
                     changed = True
@@ -94,7 +127,7 @@ class Engine:
         self.case.record(
             "transition",
             self.now,
-            self.actor,
+            self.who,
             track=track,
             trigger=trigger,
             source=source,
@@ -113,7 +146,7 @@ class Engine:
             self.case.record(
                 "trigger_not_fired",
                 self.now,
-                self.actor,
+                self.who,
                 track=track,
                 trigger=trigger,
                 cause=cause,
@@ -147,7 +180,7 @@ class Engine:
             self.case.record(
                 "deadline_started",
                 self.now,
-                self.actor,
+                self.who,
                 track=track,
                 state=state,
                 due_at=due.isoformat(),
@@ -160,33 +193,69 @@ class Engine:
             self._close()
 
     def _open_task(self, track: str, state: str, spec: TaskSpec) -> None:
-        jurisdiction = str(self.case.attributes.get("jurisdiction", self.case.country))
-        institution = self.directory.resolve(self.case.country, spec.role, jurisdiction)
+        if spec.handoff is not None:
+            handoff_task(self, track, state, spec)
+            return
+        assert spec.role is not None
+        found = self.route(spec.role)
+        assert found is not None  # nothing excluded: a gap goes to the coordinator
+        self.add_task(
+            track, state, spec, spec.role, found.institution, "gap" if found.gap else "directory"
+        )
+
+    def add_task(
+        self,
+        track: str,
+        state: str,
+        spec: TaskSpec,
+        role: str,
+        institution: str,
+        routing: Routing,
+        handoff: dict[str, Any] | None = None,
+        template: str = "task_assigned",
+    ) -> Task:
+        """Open a task for `institution` and tell it so (outbox)."""
         due = self.due(self.now, spec.due)
         task = Task(
             track=track,
             state=state,
             key=spec.id,
-            role=spec.role,
+            role=role,
             institution=institution,
             status="requested",
             due_at=due,
             created_at=self.now,
             updated_at=self.now,
             next_action_at=due,
+            routing=routing,
+            handoff=handoff,
         )
         self.case.tasks.append(task)
         self.case.record(
             "task_opened",
             self.now,
-            self.actor,
+            self.who,
             track=track,
             task=spec.id,
-            role=spec.role,
+            role=role,
             institution=institution,
+            routing=routing,
             due_at=due.isoformat(),
         )
-        self.notify("task_assigned", spec.role, institution, spec.id)
+        if routing == "gap":
+            self.case.record(
+                "routing_gap",
+                self.now,
+                self.who,
+                track=track,
+                task=spec.id,
+                role=role,
+                country=self.case.country,
+                jurisdiction=self.jurisdiction,
+                institution=institution,
+            )
+        self.notify(template, role, institution, spec.id)
+        return task
 
     def _close(self) -> None:
         for task in self.case.open_tasks():
@@ -195,101 +264,77 @@ class Engine:
             if d.status == "running":
                 d.status, d.next_action_at, d.dirty = "cancelled", None, True
         self.case.closed_at = self.now
-        self.case.record("case_closed", self.now, self.actor)
+        self.case.record("case_closed", self.now, self.who)
 
     def _cancel(self, task: Task, reason: str) -> None:
-        task.status, task.next_action_at, task.updated_at, task.dirty = (
+        task.status, task.reason, task.next_action_at, task.updated_at, task.dirty = (
             "cancelled",
+            reason,
             None,
             self.now,
             True,
         )
         self.case.record(
-            "task_cancelled", self.now, self.actor, track=task.track, task=task.key, reason=reason
+            "task_cancelled",
+            self.now,
+            self.who,
+            track=task.track,
+            task=task.key,
+            task_id=task.id,
+            institution=task.institution,
+            reason=reason,
         )
+
+    # --- consent ----------------------------------------------------------------------
+
+    def record_consent(self, record: ConsentRecord) -> None:
+        """Record consent or a legal basis; a withdrawal cancels the open tasks it covered."""
+        before = GuardContext.of(self.case)
+        self.case.consents.append(record)
+        self.case.new_consents.append(record)
+        withdrawn = not record.given and before.consents.get((record.purpose, record.role))
+        kind = (
+            "legal_basis_recorded"
+            if record.legal_basis
+            else "consent_withdrawn"
+            if withdrawn
+            else "consent_recorded"
+        )
+        self.case.record(
+            kind,
+            self.now,
+            self.who,
+            purpose=record.purpose,
+            role=record.role,
+            given=record.given,
+            legal_basis=record.legal_basis,
+        )
+        if withdrawn:
+            self._cancel_uncovered(before, GuardContext.of(self.case), record.purpose)
+        self.open_ready_tracks()
+
+    def _cancel_uncovered(self, before: GuardContext, after: GuardContext, purpose: str) -> None:
+        """Cancel each open task whose consent condition held before and no longer does."""
+        told: set[str] = set()
+        for task in self.case.open_tasks():
+            conditions = covering_conditions(self.loaded.protocol, task, purpose)
+            lost = [g for g in conditions if holds([g], before) and not holds([g], after)]
+            if not lost:
+                continue
+            self._cancel(task, "consent_withdrawn")
+            if task.institution not in told:
+                told.add(task.institution)
+                self.notify("consent_withdrawn", task.role, task.institution, task.key)
 
     def notify(self, template: str, role: str, institution: str, task_key: str | None) -> None:
         self.case.new_notifications.append(
             Notification(template, role, institution, self.now, task_key)
         )
 
-    # --- tasks ------------------------------------------------------------------------
-
-    def open_task(self, key: str) -> tuple[Task, TaskSpec]:
-        task = self.case.task(key)
-        if task is None:
-            known = ", ".join(sorted({t.key for t in self.case.open_tasks()})) or "none"
-            raise UnknownTask(f"Case {self.case.ref} has no task '{key}'; open tasks: {known}.")
-        if not task.is_open:
-            raise TaskNotOpen(
-                f"Task '{key}' of case {self.case.ref} is {task.status}; only open tasks "
-                "can change."
-            )
-        return task, self.loaded.protocol.task_spec(key)[2]
-
-    def complete(self, key: str, outcome: dict[str, Any]) -> None:
-        task, spec = self.open_task(key)
-        task.outcome = validate_outcome(self.case.ref, spec, outcome)
-        task.status, task.next_action_at, task.updated_at, task.dirty = (
-            "completed",
-            None,
-            self.now,
-            True,
-        )
-        self.case.record(
-            "task_completed",
-            self.now,
-            self.actor,
-            track=task.track,
-            task=key,
-            outcome=task.outcome,
-            late=self.now > task.due_at,
-        )
-        if spec.on_complete:
-            self.try_fire(task.track, spec.on_complete, cause=f"completed:{key}")
-        else:
-            self.open_ready_tracks()
-
-    def hold(self, key: str, reason: str) -> None:
-        task, _ = self.open_task(key)
-        if task.status == "on-hold":
-            raise TaskNotOpen(f"Task '{key}' of case {self.case.ref} is already on hold.")
-        task.status_before_hold, task.status = task.status, "on-hold"
-        task.held_at, task.next_action_at, task.updated_at, task.dirty = (
-            self.now,
-            None,
-            self.now,
-            True,
-        )
-        self.case.record(
-            "task_held", self.now, self.actor, track=task.track, task=key, reason=reason
-        )
-
-    def resume(self, key: str) -> None:
-        task, _ = self.open_task(key)
-        if task.status != "on-hold" or task.held_at is None:
-            raise TaskNotOpen(f"Task '{key}' of case {self.case.ref} is not on hold.")
-        paused: timedelta = self.now - task.held_at
-        # the clock stops while on hold: the due time moves by the time spent on hold
-        task.due_at += paused
-        task.status = task.status_before_hold or "requested"
-        task.held_at, task.status_before_hold = None, None
-        task.next_action_at = task.due_at if task.overdue_at is None else None
-        task.updated_at, task.dirty = self.now, True
-        self.case.record(
-            "task_resumed",
-            self.now,
-            self.actor,
-            track=task.track,
-            task=key,
-            paused_seconds=int(paused.total_seconds()),
-            due_at=task.due_at.isoformat(),
-        )
-
     # --- extensions -------------------------------------------------------------------
 
-    def extend_task(self, key: str, role: str) -> None:
-        task, spec = self.open_task(key)
+    def extend_task(self, key: str | int, role: str) -> None:
+        task, spec = TaskMoves(self).find(key)
         task.due_at, task.extensions = self._extended(
             spec.due, role, task.due_at, task.extensions, f"task '{key}'"
         )
@@ -298,9 +343,9 @@ class Engine:
         self.case.record(
             "task_extended",
             self.now,
-            self.actor,
+            self.who,
             track=task.track,
-            task=key,
+            task=task.key,
             role=role,
             due_at=task.due_at.isoformat(),
         )
@@ -320,7 +365,7 @@ class Engine:
         self.case.record(
             "deadline_extended",
             self.now,
-            self.actor,
+            self.who,
             track=track,
             state=deadline.state,
             role=role,
@@ -362,7 +407,7 @@ class Engine:
             self.case.record(
                 "task_overdue",
                 self.now,
-                self.actor,
+                self.who,
                 track=task.track,
                 task=task.key,
                 due_at=task.due_at.isoformat(),
@@ -371,13 +416,7 @@ class Engine:
                 self.notify("task_overdue", task.role, task.institution, task.key)
             if "case_lead" in notify:
                 lead = self.loaded.protocol.case_lead
-                jurisdiction = str(self.case.attributes.get("jurisdiction", self.case.country))
-                self.notify(
-                    "task_overdue",
-                    lead,
-                    self.directory.resolve(self.case.country, lead, jurisdiction),
-                    task.key,
-                )
+                self.notify("task_overdue", lead, self.lead_institution(), task.key)
             spec = self.loaded.protocol.task_spec(task.key)[2]
             if spec.due.on_expiry and not self.case.is_closed:
                 self.try_fire(task.track, spec.due.on_expiry, cause=f"overdue:{task.key}")
@@ -389,7 +428,7 @@ class Engine:
             self.case.record(
                 "deadline_expired",
                 self.now,
-                self.actor,
+                self.who,
                 track=d.track,
                 state=d.state,
                 due_at=d.due_at.isoformat(),
@@ -402,52 +441,3 @@ class Engine:
 
 def _new_track(name: str, initial: str, now: datetime) -> TrackState:
     return TrackState(name, initial, now, now, is_new=True)
-
-
-def validate_outcome(case_ref: str, spec: TaskSpec, outcome: dict[str, Any]) -> dict[str, Any]:
-    """Check a completion's outcome against the fields the protocol step defines."""
-    unknown = set(outcome) - set(spec.outcome)
-    if unknown:
-        allowed = ", ".join(spec.outcome) or "none"
-        raise InvalidInput(
-            f"Task '{spec.id}' of case {case_ref} has no outcome field(s) "
-            f"{', '.join(sorted(unknown))}; allowed: {allowed}."
-        )
-    clean: dict[str, Any] = {}
-    for name, field in spec.outcome.items():
-        if name not in outcome:
-            if field.required:
-                raise InvalidInput(
-                    f"Task '{spec.id}' of case {case_ref} needs the outcome '{name}'"
-                    f"{_choices(field)}."
-                )
-            continue
-        clean[name] = _outcome_value(case_ref, spec.id, name, field, outcome[name])
-    return clean
-
-
-def _choices(field: OutcomeField) -> str:
-    return f" (one of: {', '.join(field.options)})" if field.options else f" ({field.type})"
-
-
-def _outcome_value(case_ref: str, task: str, name: str, field: OutcomeField, value: Any) -> Any:
-    ok = {
-        "choice": isinstance(value, str) and value in (field.options or []),
-        "boolean": isinstance(value, bool),
-        "text": isinstance(value, str),
-        "date": isinstance(value, str) and _is_date(value),
-    }[field.type]
-    if not ok:
-        raise InvalidInput(
-            f"Task '{task}' of case {case_ref}: outcome '{name}' cannot be {value!r}"
-            f"{_choices(field)}."
-        )
-    return value
-
-
-def _is_date(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True

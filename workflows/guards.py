@@ -15,11 +15,12 @@ from protocols.schema import (
     Guard,
     MinorGuard,
     NationalGuard,
+    Protocol,
     RiskBelowGuard,
     TaskCompletedGuard,
     TrackInGuard,
 )
-from workflows.domain import Case
+from workflows.domain import Case, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,14 @@ class GuardContext:
     @classmethod
     def of(cls, case: Case) -> GuardContext:
         consents: dict[tuple[str, str | None], bool] = {}
-        for record in case.consents:  # in time order: the latest word counts
-            consents[(record.purpose, record.role)] = record.given
+        legal: set[tuple[str, str | None]] = set()
+        for record in case.consents:  # in time order: the latest word counts ...
+            key = (record.purpose, record.role)
+            if record.legal_basis:
+                legal.add(key)
+                consents[key] = True
+            elif key not in legal:  # ... except that a legal duty does not end on withdrawal
+                consents[key] = record.given
         completed = {t.key: t.outcome for t in case.tasks if t.status == "completed"}
         return cls(
             case_ref=case.ref,
@@ -49,6 +56,39 @@ class GuardContext:
             consents=consents,
             approvals=frozenset(a.name for a in case.approvals),
         )
+
+
+def covering_conditions(protocol: Protocol, task: Task, purpose: str) -> list[Guard]:
+    """The conditions that involve consent for `purpose` and that the task exists under.
+
+    Those are the task's own `when`, its track's `opens_when` and the guards of the
+    transitions into its state; sharing data with the task's role is implied for every task.
+    """
+    track = protocol.tracks.get(task.track)
+    if track is None:
+        return []
+    found: list[Guard] = []
+    candidates: list[Guard] = list(track.opens_when)
+    for state_task in track.states[task.state].tasks:
+        if state_task.id == task.key:
+            candidates += state_task.when
+    for transition in track.transitions:
+        if transition.to == task.state:
+            candidates += transition.when
+    for guard in candidates:
+        if _mentions(guard, purpose) and guard not in found:
+            found.append(guard)
+    if purpose == "data_sharing":
+        found.append(ConsentGuard(consent="data_sharing", role=task.role))
+    return found
+
+
+def _mentions(guard: Guard, purpose: str) -> bool:
+    if isinstance(guard, ConsentGuard):
+        return guard.consent == purpose
+    if isinstance(guard, AnyOfGuard):
+        return any(_mentions(inner, purpose) for inner in guard.any_of)
+    return False
 
 
 def unmet(guards: Sequence[Guard], ctx: GuardContext) -> list[str]:

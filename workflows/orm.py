@@ -133,7 +133,13 @@ tasks = Table(
     Column("status_before_hold", String(16)),
     Column("extensions", Integer, nullable=False),
     Column("outcome", JSON, nullable=False),
+    Column("owner", String(64)),
+    Column("reason", String(32)),
+    Column("note", Text),  # free text is protected like personal data (issue 6 encrypts it)
+    Column("routing", String(16), nullable=False, server_default="directory"),
+    Column("handoff", JSON),
     Index("ix_tasks_case", "case_id"),
+    Index("ix_tasks_routing", "routing"),
     # the sweep reads only what is due: O(due), not O(open)
     Index("ix_tasks_next_action_at", "next_action_at"),
     Index("ix_tasks_institution_status", "institution", "status"),
@@ -177,6 +183,18 @@ approvals = Table(
     Column("role", String(64), nullable=False),
     Column("at", Stamp, nullable=False),
     Index("ix_approvals_case", "case_id"),
+)
+
+case_links = Table(
+    "case_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("linked_ref", String(32), nullable=False),
+    Column("task_id", Integer),
+    Column("at", Stamp, nullable=False),
+    Index("ix_case_links_case", "case_id"),
 )
 
 events = Table(

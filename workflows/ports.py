@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from institutions.directory import Directory
 from protocols.loader import LoadedProtocol
 from workflows.domain import Case
+
+if TYPE_CHECKING:
+    from workflows.inbox_queries import SqlInbox
 
 
 class Clock(Protocol):
@@ -16,9 +20,9 @@ class Clock(Protocol):
         ...
 
 
-class Directory(Protocol):
-    def resolve(self, country: str, role: str, jurisdiction: str) -> str:
-        """The institution that fills `role` for a case in `jurisdiction`."""
+class Catalog(Protocol):
+    def latest(self, country: str, programme: str) -> LoadedProtocol | None:
+        """The protocol a receiving country runs a handed-over case under, if it has one."""
         ...
 
 
@@ -47,6 +51,12 @@ class CaseRepository(Protocol):
         """Write what changed on the aggregate since it was loaded."""
         ...
 
+    def person(self, case: Case) -> dict[str, str]:
+        """The protected person record (names, documents ...); empty when none."""
+        ...
+
+    def ref_of_task(self, task_id: int) -> str: ...
+
     def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
         """The case's outbox messages, oldest first (template, role, institution, task_key)."""
         ...
@@ -62,6 +72,12 @@ class UnitOfWork(Protocol):
 
     @property
     def protocols(self) -> ProtocolStore: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def inbox(self) -> SqlInbox: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, insert, select, union, update
 
+from institutions.store import SqlDirectory
 from protocols.errors import UnknownProtocol
 from protocols.loader import LoadedProtocol, from_definition
 from workflows import orm
@@ -16,6 +17,7 @@ from workflows.domain import (
     Approval,
     Case,
     CaseId,
+    CaseLink,
     ConsentRecord,
     Deadline,
     Task,
@@ -23,6 +25,7 @@ from workflows.domain import (
     TrackState,
 )
 from workflows.errors import ConcurrentChange, UnknownCase
+from workflows.inbox_queries import SqlInbox
 
 _PINNED: dict[str, LoadedProtocol] = {}
 
@@ -136,6 +139,11 @@ class SqlCaseRepository:
                     status_before_hold=r.status_before_hold,
                     extensions=r.extensions,
                     outcome=dict(r.outcome),
+                    owner=r.owner,
+                    reason=r.reason,
+                    note=r.note,
+                    routing=r.routing,
+                    handoff=dict(r.handoff) if r.handoff is not None else None,
                 )
             )
         for r in self._rows(orm.deadlines, cid, orm.deadlines.c.id):
@@ -155,7 +163,24 @@ class SqlCaseRepository:
             case.consents.append(ConsentRecord(r.purpose, r.role, r.given, r.at, r.legal_basis))
         for r in self._rows(orm.approvals, cid, orm.approvals.c.id):
             case.approvals.append(Approval(r.name, r.role, r.at))
+        for r in self._rows(orm.case_links, cid, orm.case_links.c.id):
+            case.links.append(CaseLink(r.kind, r.linked_ref, r.task_id, r.at))
         return case
+
+    def person(self, case: Case) -> dict[str, str]:
+        """The protected person record of a case (empty when none was recorded)."""
+        p = orm.persons
+        payload = self._conn.execute(select(p.c.payload).where(p.c.case_id == case.id)).scalar()
+        return dict(json.loads(payload)) if payload else {}
+
+    def ref_of_task(self, task_id: int) -> str:
+        t, c = orm.tasks, orm.cases
+        ref = self._conn.execute(
+            select(c.c.ref).join(t, t.c.case_id == c.c.id).where(t.c.id == task_id)
+        ).scalar()
+        if ref is None:
+            raise UnknownCase(f"No task with id {task_id}.")
+        return str(ref)
 
     def _rows(self, table: Any, case_id: int, order: Any = None) -> list[Any]:
         query = select(table).where(table.c.case_id == case_id)
@@ -211,6 +236,16 @@ class SqlCaseRepository:
                     at=rec.at,
                 )
             )
+        for link in case.new_links:
+            conn.execute(
+                insert(orm.case_links).values(
+                    case_id=cid,
+                    kind=link.kind,
+                    linked_ref=link.ref,
+                    task_id=link.task_id,
+                    at=link.at,
+                )
+            )
         for ap in case.new_approvals:
             conn.execute(
                 insert(orm.approvals).values(case_id=cid, name=ap.name, role=ap.role, at=ap.at)
@@ -243,6 +278,7 @@ class SqlCaseRepository:
             )
         case.new_consents.clear()
         case.new_approvals.clear()
+        case.new_links.clear()
         case.new_events.clear()
         case.new_notifications.clear()
         case.attributes_dirty = False
@@ -264,6 +300,11 @@ class SqlCaseRepository:
             status_before_hold=task.status_before_hold,
             extensions=task.extensions,
             outcome=task.outcome,
+            owner=task.owner,
+            reason=task.reason,
+            note=task.note,
+            routing=task.routing,
+            handoff=task.handoff,
         )
         if task.id is None:
             result = self._conn.execute(insert(orm.tasks).values(case_id=cid, **row))
@@ -321,6 +362,8 @@ class SqlUnitOfWork:
 
     cases: SqlCaseRepository
     protocols: SqlProtocolStore
+    directory: SqlDirectory
+    inbox: SqlInbox
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -335,6 +378,8 @@ class SqlUnitOfWork:
         self._conn = self._engine.connect()
         self.cases = SqlCaseRepository(self._conn)
         self.protocols = SqlProtocolStore(self._conn)
+        self.directory = SqlDirectory(self._conn)
+        self.inbox = SqlInbox(self._conn)
         return self
 
     def __exit__(

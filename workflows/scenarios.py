@@ -13,26 +13,39 @@ from zoneinfo import ZoneInfo
 from protocols.errors import ProtocolError, ProtocolFileError
 from protocols.registry import Registry
 from protocols.yamlfile import YamlDocument
-from workflows import services
+from workflows import crossborder, inbox, services
+from workflows.access import Actor
 from workflows.clocks import SimulatedClock
-from workflows.domain import Case
+from workflows.domain import Case, Task
 from workflows.errors import ReferralEngineError
 from workflows.services import Services
 
-MakeServices = Callable[[SimulatedClock], Services]
-ACTOR = "scenario"
+MakeServices = Callable[[SimulatedClock, list[str]], Services]
+SYSTEM = Actor.system("scenario")
 _WAIT = re.compile(r"^\s*(\d+)\s+(minutes?|hours?|days?)\s*$")
+TASK_MOVES = (
+    "receive",
+    "accept",
+    "reject",
+    "start",
+    "hold",
+    "resume",
+    "complete",
+    "fail",
+    "cancel",
+)
 ACTIONS = (
     "open",
     "consent",
     "legal_basis",
     "set",
     "approve",
-    "complete",
     "fire",
     "extend",
-    "hold",
-    "resume",
+    *TASK_MOVES,
+    "assign",
+    "refer",
+    "confirm_arrival",
     "wait",
     "sweep",
 )
@@ -80,8 +93,17 @@ def run(doc: YamlDocument, registry: Registry, make_services: MakeServices) -> S
         loaded = registry.latest_published(str(data["protocol"]))
     except (ValueError, ProtocolError) as exc:
         raise ProtocolFileError(doc.name, [doc.problem(("start",), str(exc))]) from None
+    inactive = data.get("inactive") or []
+    if not isinstance(inactive, list):
+        raise ProtocolFileError(
+            doc.name, [doc.problem(("inactive",), "`inactive:` lists institution ids")]
+        )
     clock = SimulatedClock(start)
-    runner = _Runner(make_services(clock), clock, loaded, dict(data["case"]))
+    try:
+        svc = make_services(clock, [str(i) for i in inactive])
+    except LookupError as exc:
+        raise ProtocolFileError(doc.name, [doc.problem(("inactive",), str(exc))]) from None
+    runner = _Runner(svc, clock, loaded, dict(data["case"]))
     results: list[StepResult] = []
     for i, step in enumerate(data["steps"]):
         if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
@@ -146,17 +168,49 @@ class _Runner:
             raise ScenarioError("the case is not open yet; start with `- open: {}`")
         return self.ref
 
+    @property
+    def focal_point(self) -> Actor:
+        """The requesting side: a focal point of the case's country."""
+        return Actor("scenario:focal_point", "focal_point", None, frozenset({self.country}))
+
+    @property
+    def country(self) -> str:
+        return str(self.loaded.protocol.country)
+
+    def responder(self, a: dict[str, Any], ref: str, task: Any) -> Actor:
+        """An officer of the institution the task is addressed to, or of `as:`."""
+        institution = a.get("as")
+        if institution is None:
+            found = services.load_case(self.svc, ref, SYSTEM).task(task)
+            if found is None:
+                raise ScenarioError(f"case {ref} has no task {task!r}")
+            institution = found.institution
+        return Actor(f"scenario:{institution}", "officer", str(institution), frozenset())
+
+    def target(self, a: dict[str, Any]) -> str:
+        """The case a step acts on: the scenario's case, or `case: linked`."""
+        if a.get("case", "main") == "linked":
+            return self.linked_ref()
+        return self.case_ref
+
+    def linked_ref(self) -> str:
+        case = services.load_case(self.svc, self.case_ref, SYSTEM)
+        if not case.links:
+            raise ScenarioError(f"case {case.ref} has no linked case yet")
+        return case.links[-1].ref
+
     def act(self, kind: str, a: dict[str, Any]) -> None:
         svc = self.svc
+        fp = self.focal_point
         if kind == "open":
-            self.ref = services.open_case(svc, self.loaded, self.attributes, ACTOR)
+            self.ref = services.open_case(svc, self.loaded, self.attributes, fp)
         elif kind == "wait":
             self.clock.advance(_wait(a))
         elif kind == "sweep":
-            services.sweep(svc, actor="system:sweep")
+            services.sweep(svc)
         elif kind == "consent":
             services.record_consent(
-                svc, self.case_ref, a["purpose"], bool(a["given"]), ACTOR, role=a.get("role")
+                svc, self.case_ref, a["purpose"], bool(a["given"]), fp, role=a.get("role")
             )
         elif kind == "legal_basis":
             services.record_consent(
@@ -164,28 +218,45 @@ class _Runner:
                 self.case_ref,
                 a["purpose"],
                 True,
-                ACTOR,
+                fp,
                 role=a.get("role"),
                 legal_basis=str(a["basis"]),
             )
         elif kind == "set":
-            services.set_attributes(svc, self.case_ref, dict(a), ACTOR)
+            services.set_attributes(svc, self.case_ref, dict(a), fp)
         elif kind == "approve":
-            services.approve(svc, self.case_ref, a["approval"], a["role"], ACTOR)
-        elif kind == "complete":
-            services.complete_task(
-                svc, self.case_ref, a["task"], dict(a.get("outcome") or {}), ACTOR
-            )
+            services.approve(svc, self.case_ref, a["approval"], a["role"], fp)
         elif kind == "fire":
-            services.fire(svc, self.case_ref, a["track"], a["trigger"], ACTOR)
+            services.fire(svc, self.case_ref, a["track"], a["trigger"], fp)
         elif kind == "extend":
             services.extend(
-                svc, self.case_ref, a["role"], ACTOR, task=a.get("task"), track=a.get("track")
+                svc, self.case_ref, a["role"], fp, task=a.get("task"), track=a.get("track")
             )
-        elif kind == "hold":
-            services.hold_task(svc, self.case_ref, a["task"], str(a.get("reason", "")), ACTOR)
-        elif kind == "resume":
-            services.resume_task(svc, self.case_ref, a["task"], ACTOR)
+        elif kind in TASK_MOVES:
+            ref = self.target(a)
+            actor = fp if kind == "cancel" else self.responder(a, ref, a["task"])
+            inbox.move(
+                svc,
+                actor,
+                ref,
+                a["task"],
+                kind,
+                reason=a.get("reason"),
+                note=a.get("note"),
+                outcome=dict(a.get("outcome") or {}),
+            )
+        elif kind == "assign":
+            ref = self.target(a)
+            inbox.assign(svc, self.responder(a, ref, a["task"]), ref, a["task"], a.get("to"))
+        elif kind == "refer":
+            inbox.refer(svc, fp, self.target(a), a["task"], str(a["to"]))
+        elif kind == "confirm_arrival":
+            linked = self.linked_ref()
+            case = services.load_case(svc, self.case_ref, SYSTEM)
+            task = case.task(case.links[-1].task_id or -1)
+            assert task is not None
+            officer = Actor("scenario:receiving", "officer", task.institution, frozenset())
+            crossborder.confirm_arrival(svc, officer, linked, dict(a.get("outcome") or {}))
 
     def expect_error(self, index: int, arg: dict[str, Any]) -> StepResult:
         arg = dict(arg)
@@ -214,10 +285,35 @@ class _Runner:
             ["error: expected the step to be refused, but it succeeded"],
         )
 
-    def expect(self, want: dict[str, Any]) -> list[str]:
-        case = services.load_case(self.svc, self.case_ref)
+    def expect(self, want: dict[str, Any], ref: str | None = None) -> list[str]:
+        case = services.load_case(self.svc, ref or self.case_ref, SYSTEM)
         diffs: list[str] = []
         for key, value in want.items():
+            if key == "linked":
+                if not case.links:
+                    diffs.append(f"linked: case {case.ref} has no linked case")
+                    continue
+                sub = self.expect(dict(value), case.links[-1].ref)
+                diffs += [f"linked {case.links[-1].ref}: {d}" for d in sub]
+                continue
+            if key == "protocol":
+                if case.protocol_id != value:
+                    diffs.append(f"protocol: expected {value}, got {case.protocol_id}")
+                continue
+            if key == "routing_gaps":
+                gaps = sum(1 for t in case.tasks if t.routing == "gap")
+                if gaps != int(value):
+                    diffs.append(f"routing_gaps: expected {value}, got {gaps}")
+                continue
+            if key in ("cancelled_tasks", "rejected_tasks"):
+                status = key.split("_")[0]
+                done = [
+                    _task_row(t, self.loaded.protocol.timezone)
+                    for t in case.tasks
+                    if t.status == status
+                ]
+                diffs += _compare_tasks(key, value, done)
+                continue
             if key == "tracks":
                 for track, state in value.items():
                     got = case.tracks[track].state if track in case.tracks else None
@@ -234,9 +330,11 @@ class _Runner:
             else:
                 raise ScenarioError(
                     f"unknown expectation {key!r}; use tracks, open_tasks, overdue_tasks, "
-                    "notifications, closed"
+                    "cancelled_tasks, rejected_tasks, notifications, closed, routing_gaps, "
+                    "protocol, linked"
                 )
-        self.outbox_seen = len(self._outbox(case))
+        if ref is None:
+            self.outbox_seen = len(self._outbox(case))
         return diffs
 
     def _outbox(self, case: Case) -> list[dict[str, Any]]:
@@ -257,18 +355,22 @@ class _Runner:
 
 
 def _tasks(case: Case, timezone: str, overdue: bool) -> list[dict[str, Any]]:
-    zone = ZoneInfo(timezone)  # show due times as the protocol's local time
     return [
-        {
-            "task": t.key,
-            "role": t.role,
-            "due": t.due_at.astimezone(zone),
-            "status": t.status,
-            "track": t.track,
-        }
-        for t in case.open_tasks()
-        if not overdue or t.overdue_at is not None
+        _task_row(t, timezone) for t in case.open_tasks() if not overdue or t.overdue_at is not None
     ]
+
+
+def _task_row(t: Task, timezone: str) -> dict[str, Any]:
+    return {
+        "task": t.key,
+        "role": t.role,
+        "due": t.due_at.astimezone(ZoneInfo(timezone)),  # the protocol's local time
+        "status": t.status,
+        "institution": t.institution,
+        "routing": t.routing,
+        "reason": t.reason,
+        "track": t.track,
+    }
 
 
 def _compare_tasks(key: str, want: list[dict[str, Any]], got: list[dict[str, Any]]) -> list[str]:
@@ -298,7 +400,7 @@ def _task_matches(want: dict[str, Any], got: dict[str, Any]) -> bool:
 def _show(task: dict[str, Any]) -> str:
     parts = []
     for k, v in task.items():
-        if k == "track":
+        if k in ("track", "routing") or v is None:
             continue
         parts.append(f"{k}={v.isoformat() if isinstance(v, datetime) else v}")
     return "{" + ", ".join(parts) + "}"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from institutions.domain import JURISDICTION, JURISDICTION_HELP
 from protocols.loader import LoadedProtocol
-from protocols.schema import CONSENT_PURPOSES, RISK_LEVELS
+from protocols.schema import CONSENT_PURPOSES, PERSON_FIELDS, RISK_LEVELS
+from workflows.access import Actor, require_case_access
 from workflows.domain import Approval, Case, ConsentRecord
 from workflows.engine import Engine
 from workflows.errors import ConcurrentChange, InvalidInput, NotAuthorised
-from workflows.ports import Clock, Directory, UnitOfWork
+from workflows.ports import Catalog, Clock, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,42 +24,80 @@ class Services:
 
     uow: Callable[[], UnitOfWork]
     clock: Clock
-    directory: Directory
+    catalog: Catalog
 
 
 def open_case(
     svc: Services,
     loaded: LoadedProtocol,
     attributes: dict[str, Any],
-    actor: str,
+    actor: Actor,
     person: dict[str, str] | None = None,
 ) -> str:
     """Open a case under a published protocol version and pin it; return its reference."""
+    with svc.uow() as uow:
+        case = new_case(svc, uow, loaded, attributes, actor, person)
+        uow.commit()
+    return case.ref
+
+
+def new_case(
+    svc: Services,
+    uow: UnitOfWork,
+    loaded: LoadedProtocol,
+    attributes: dict[str, Any],
+    actor: Actor,
+    person: dict[str, str] | None,
+) -> Case:
+    """Open a case inside an open unit of work (a handoff opens one beside another)."""
     if loaded.protocol.status != "published":
         raise InvalidInput(
             f"Protocol {loaded.id} {loaded.protocol.version} is {loaded.protocol.status}; "
             "cases open only under a published version."
         )
     attrs = check_attributes(loaded, attributes, opening=True)
+    check_person(person or {})
     now = svc.clock.now()
-    with svc.uow() as uow:
-        uow.protocols.pin(loaded, now)
-        ref = uow.cases.next_ref(loaded.protocol.country, now.year)
-        case = Case(
-            ref=ref,
-            protocol_id=loaded.id,
-            protocol_version=loaded.protocol.version,
-            protocol_hash=loaded.content_hash,
-            country=loaded.protocol.country,
-            attributes=attrs,
-            opened_at=now,
-            version=1,
+    country = loaded.protocol.country
+    if not actor.is_system and not (actor.role == "focal_point" and country in actor.countries):
+        raise NotAuthorised(
+            f"{actor.describe()} may not open a {country} case; focal points open cases in "
+            f"their country scope ({', '.join(sorted(actor.countries)) or 'none'})."
         )
-        uow.cases.add(case, person, now)
-        Engine(case, loaded, svc.directory, now, actor).open_case(sorted(person or {}))
-        uow.cases.save(case)
-        uow.commit()
-    return ref
+    uow.protocols.pin(loaded, now)
+    case = Case(
+        ref=uow.cases.next_ref(country, now.year),
+        protocol_id=loaded.id,
+        protocol_version=loaded.protocol.version,
+        protocol_hash=loaded.content_hash,
+        country=country,
+        attributes=attrs,
+        opened_at=now,
+        version=1,
+    )
+    uow.cases.add(case, person, now)
+    engine(svc, uow, case, loaded, actor, now).open_case(sorted(person or {}))
+    uow.cases.save(case)
+    return case
+
+
+def engine(
+    svc: Services,
+    uow: UnitOfWork,
+    case: Case,
+    loaded: LoadedProtocol,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Engine:
+    return Engine(case, loaded, uow.directory, now or svc.clock.now(), actor, svc.catalog)
+
+
+def check_person(person: dict[str, str]) -> None:
+    unknown = sorted(set(person) - set(PERSON_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown person field(s) {', '.join(unknown)}; allowed: {', '.join(PERSON_FIELDS)}."
+        )
 
 
 @dataclass(slots=True)
@@ -68,31 +109,48 @@ class _Change:
     uow: UnitOfWork
 
 
-def _change(
-    svc: Services, uow: UnitOfWork, ref: str, actor: str, expected_version: int | None
+def change(
+    svc: Services,
+    uow: UnitOfWork,
+    ref: str,
+    actor: Actor,
+    expected_version: int | None,
+    check: Callable[[Case], None] | None = None,
 ) -> _Change:
+    """Load a case, check the actor may do this and the form is fresh, then claim it."""
     case = uow.cases.get(ref)
+    if check is not None:
+        check(case)
     if expected_version is not None and expected_version != case.version:
         raise ConcurrentChange(ref, expected_version, case.version)
     uow.cases.claim(case)
     loaded = uow.protocols.pinned(case.protocol_hash)
-    return _Change(case, Engine(case, loaded, svc.directory, svc.clock.now(), actor), uow)
+    return _Change(case, engine(svc, uow, case, loaded, actor), uow)
 
 
-def _run(
+def run(
     svc: Services,
     ref: str,
-    actor: str,
+    actor: Actor,
     expected_version: int | None,
     step: Callable[[Engine], object],
+    check: Callable[[Case], None] | None = None,
 ) -> int:
-    """Load, claim, apply one step, save and commit; return the case's new version."""
+    """Load, check, claim, apply one step, save and commit; return the case's new version.
+
+    Without `check`, only focal points of the case's country (and the system) may act.
+    """
+    if check is None:
+
+        def check(case: Case) -> None:
+            require_case_access(actor, case, "change")
+
     with svc.uow() as uow:
-        change = _change(svc, uow, ref, actor, expected_version)
-        step(change.engine)
-        uow.cases.save(change.case)
+        ch = change(svc, uow, ref, actor, expected_version, check)
+        step(ch.engine)
+        uow.cases.save(ch.case)
         uow.commit()
-        return change.case.version
+        return ch.case.version
 
 
 def fire(
@@ -100,41 +158,18 @@ def fire(
     ref: str,
     track: str,
     trigger: str,
-    actor: str,
+    actor: Actor,
     expected_version: int | None = None,
 ) -> int:
     """A person fires a protocol step on one track."""
-    return _run(svc, ref, actor, expected_version, lambda e: e.fire(track, trigger))
-
-
-def complete_task(
-    svc: Services,
-    ref: str,
-    task: str,
-    outcome: dict[str, Any],
-    actor: str,
-    expected_version: int | None = None,
-) -> int:
-    return _run(svc, ref, actor, expected_version, lambda e: e.complete(task, outcome))
-
-
-def hold_task(
-    svc: Services, ref: str, task: str, reason: str, actor: str, expected_version: int | None = None
-) -> int:
-    return _run(svc, ref, actor, expected_version, lambda e: e.hold(task, reason))
-
-
-def resume_task(
-    svc: Services, ref: str, task: str, actor: str, expected_version: int | None = None
-) -> int:
-    return _run(svc, ref, actor, expected_version, lambda e: e.resume(task))
+    return run(svc, ref, actor, expected_version, lambda e: e.fire(track, trigger))
 
 
 def extend(
     svc: Services,
     ref: str,
     role: str,
-    actor: str,
+    actor: Actor,
     *,
     task: str | None = None,
     track: str | None = None,
@@ -143,10 +178,16 @@ def extend(
     """Grant a bounded extension of a task's due time or of a track's state deadline."""
     if (task is None) == (track is None):
         raise InvalidInput("An extension names either a task or a track, not both.")
-    if task is not None:
-        return _run(svc, ref, actor, expected_version, lambda e: e.extend_task(task, role))
-    assert track is not None
-    return _run(svc, ref, actor, expected_version, lambda e: e.extend_deadline(track, role))
+
+    def step(e: Engine) -> None:
+        require_fills(e, actor, role, "grant an extension")
+        if task is not None:
+            e.extend_task(task, role)
+        else:
+            assert track is not None
+            e.extend_deadline(track, role)
+
+    return run(svc, ref, actor, expected_version, step, check=_focal_point_or_institution(actor))
 
 
 def record_consent(
@@ -154,7 +195,7 @@ def record_consent(
     ref: str,
     purpose: str,
     given: bool,
-    actor: str,
+    actor: Actor,
     role: str | None = None,
     legal_basis: str | None = None,
     expected_version: int | None = None,
@@ -171,16 +212,9 @@ def record_consent(
                 f"Unknown role {role!r}; roles of {e.loaded.id}: "
                 f"{', '.join(e.loaded.protocol.roles)}."
             )
-        record = ConsentRecord(purpose, role, given, e.now, legal_basis)
-        e.case.consents.append(record)
-        e.case.new_consents.append(record)
-        kind = "legal_basis_recorded" if legal_basis else "consent_recorded"
-        e.case.record(
-            kind, e.now, e.actor, purpose=purpose, role=role, given=given, legal_basis=legal_basis
-        )
-        e.open_ready_tracks()
+        e.record_consent(ConsentRecord(purpose, role, given, e.now, legal_basis))
 
-    return _run(svc, ref, actor, expected_version, step)
+    return run(svc, ref, actor, expected_version, step)
 
 
 def approve(
@@ -188,7 +222,7 @@ def approve(
     ref: str,
     approval: str,
     role: str,
-    actor: str,
+    actor: Actor,
     expected_version: int | None = None,
 ) -> int:
     """Record a decision by its approver role (e.g. the mediate-assistance plan)."""
@@ -204,17 +238,45 @@ def approve(
             raise NotAuthorised(
                 f"Case {e.case.ref}: only {spec.approver} may record {approval}, not {role}."
             )
+        require_fills(e, actor, role, f"record {approval}")
         record = Approval(approval, role, e.now)
         e.case.approvals.append(record)
         e.case.new_approvals.append(record)
-        e.case.record("approval_recorded", e.now, e.actor, approval=approval, role=role)
+        e.case.record("approval_recorded", e.now, e.who, approval=approval, role=role)
         e.open_ready_tracks()
 
-    return _run(svc, ref, actor, expected_version, step)
+    return run(svc, ref, actor, expected_version, step, check=_focal_point_or_institution(actor))
+
+
+def require_fills(e: Engine, actor: Actor, role: str, doing: str) -> None:
+    """Focal points record decisions on behalf of a role; others must fill the role."""
+    if actor.is_system or (actor.role == "focal_point" and e.case.country in actor.countries):
+        return
+    inst = e.directory.institution(actor.institution or "")
+    if inst is None or role not in inst.roles or inst.country != e.case.country:
+        raise NotAuthorised(
+            f"{actor.describe()} may not {doing} on case {e.case.ref}: that is for {role}."
+        )
+
+
+def _focal_point_or_institution(actor: Actor) -> Callable[[Case], None]:
+    """Approvals and extensions: checked against the role inside the step."""
+
+    def check(case: Case) -> None:
+        if actor.role in ("focal_point",) and case.country not in actor.countries:
+            require_case_access(actor, case, "record decisions on")
+        if actor.role in ("manager", "admin"):
+            require_case_access(actor, case, "record decisions on")
+
+    return check
 
 
 def set_attributes(
-    svc: Services, ref: str, values: dict[str, Any], actor: str, expected_version: int | None = None
+    svc: Services,
+    ref: str,
+    values: dict[str, Any],
+    actor: Actor,
+    expected_version: int | None = None,
 ) -> int:
     """Update non-identifying case attributes (risk level, modality ...)."""
 
@@ -222,13 +284,10 @@ def set_attributes(
         clean = check_attributes(e.loaded, values, opening=False)
         e.case.attributes.update(clean)
         e.case.attributes_dirty = True
-        e.case.record("attributes_changed", e.now, e.actor, changed=sorted(clean), **clean)
+        e.case.record("attributes_changed", e.now, e.who, changed=sorted(clean), **clean)
         e.open_ready_tracks()
 
-    return _run(svc, ref, actor, expected_version, step)
-
-
-_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+    return run(svc, ref, actor, expected_version, step)
 
 
 def check_attributes(
@@ -243,10 +302,10 @@ def check_attributes(
         if name == "jurisdiction":
             ok = (
                 isinstance(value, str)
-                and bool(_JURISDICTION.match(value))
+                and bool(JURISDICTION.match(value))
                 and (value[:2] == p.country)
             )
-            want = f"an ISO 3166-2 code of {p.country} such as {p.country}-XXX, or {p.country}"
+            want = f"a jurisdiction of {p.country}: {JURISDICTION_HELP}"
         elif name == "minor":
             ok, want = isinstance(value, bool), "true or false"
         elif name == "nationality":
@@ -280,18 +339,19 @@ class SweepReport:
     conflicts: list[str] = field(default_factory=list)
 
 
-def sweep(svc: Services, actor: str = "system:sweep", limit: int = 500) -> SweepReport:
+def sweep(svc: Services, limit: int = 500) -> SweepReport:
     """Mark due tasks overdue, expire state deadlines and fire their triggers, case by case."""
     report = SweepReport()
+    actor = Actor.system("sweep")
     now = svc.clock.now()
     with svc.uow() as uow:
         refs = uow.cases.due_refs(now, limit)
     for ref in refs:
         try:
             with svc.uow() as uow:
-                change = _change(svc, uow, ref, actor, None)
-                handled = change.engine.sweep()
-                uow.cases.save(change.case)
+                ch = change(svc, uow, ref, actor, None)
+                handled = ch.engine.sweep()
+                uow.cases.save(ch.case)
                 uow.commit()
         except ConcurrentChange:
             # someone changed the case meanwhile; the next sweep picks it up again
@@ -302,7 +362,9 @@ def sweep(svc: Services, actor: str = "system:sweep", limit: int = 500) -> Sweep
     return report
 
 
-def load_case(svc: Services, ref: str) -> Case:
-    """Read a case (no change)."""
+def load_case(svc: Services, ref: str, actor: Actor) -> Case:
+    """Read a whole case (no change): focal points of its country only."""
     with svc.uow() as uow:
-        return uow.cases.get(ref)
+        case = uow.cases.get(ref)
+    require_case_access(actor, case, "read")
+    return case

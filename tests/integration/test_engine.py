@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from workflows import orm, services
+from tests.conftest import FOCAL_CO
+from workflows import inbox, orm, services
 from workflows.errors import (
     ConcurrentChange,
     ExtensionRefused,
@@ -18,7 +19,7 @@ from workflows.errors import (
 from workflows.repository import SqlUnitOfWork
 
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
-ME = "user:focal-1"
+ME = FOCAL_CO
 
 
 def at(text_: str) -> datetime:
@@ -30,7 +31,7 @@ def open_adult(svc, test_protocol) -> str:
 
 
 def to_immediate(svc, ref):
-    services.complete_task(svc, ref, "characterise", {"modality": "internal"}, ME)
+    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     services.record_consent(svc, ref, "assistance", True, ME)
     services.fire(svc, ref, "care", "admit_immediate", ME)
 
@@ -38,22 +39,22 @@ def to_immediate(svc, ref):
 def test_opening_a_case_pins_the_protocol_and_opens_tasks_with_deadlines(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
     assert ref == "CO-2026-000001"
-    case = services.load_case(svc, ref)
+    case = services.load_case(svc, ref, ME)
     assert case.protocol_hash == test_protocol.content_hash
     assert {n: t.state for n, t in case.tracks.items()} == {
         "care": "reported",
         "justice": "no_complaint",
     }
     (task,) = case.open_tasks()
-    assert (task.key, task.role, task.institution) == ("characterise", "lead", "CO.lead")
+    assert (task.key, task.role, task.institution) == ("characterise", "lead", "test-lead")
     assert task.due_at == at("2026-03-03T09:00:00-05:00")  # 1 business day
     assert open_adult(svc, test_protocol) == "CO-2026-000002"
 
 
 def test_completing_a_task_fires_its_trigger_and_records_the_outcome(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
-    services.complete_task(svc, ref, "characterise", {"modality": "external"}, ME)
-    case = services.load_case(svc, ref)
+    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "external"})
+    case = services.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "identified"
     assert [t.key for t in case.open_tasks()] == ["admit"]
     assert case.task("characterise").outcome == {"modality": "external"}
@@ -62,10 +63,10 @@ def test_completing_a_task_fires_its_trigger_and_records_the_outcome(svc, test_p
 def test_an_outcome_outside_the_protocol_is_refused_and_nothing_changes(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
     with pytest.raises(InvalidInput, match="one of: internal, external"):
-        services.complete_task(svc, ref, "characterise", {"modality": "abroad"}, ME)
+        inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "abroad"})
     with pytest.raises(InvalidInput, match="allowed: modality"):
-        services.complete_task(svc, ref, "characterise", {"name": "x"}, ME)
-    case = services.load_case(svc, ref)
+        inbox.move(svc, ME, ref, "characterise", "complete", outcome={"name": "x"})
+    case = services.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "reported"
     assert case.version == 1
 
@@ -82,7 +83,7 @@ def test_an_illegal_trigger_is_refused_with_the_allowed_triggers(svc, test_proto
 
 def test_a_guarded_trigger_names_the_unmet_conditions(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
-    services.complete_task(svc, ref, "characterise", {"modality": "internal"}, ME)
+    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     with pytest.raises(GuardFailed, match="consent for assistance has not been recorded"):
         services.fire(svc, ref, "care", "admit_immediate", ME)
     services.record_consent(svc, ref, "assistance", False, ME)
@@ -90,7 +91,7 @@ def test_a_guarded_trigger_names_the_unmet_conditions(svc, test_protocol):
         services.fire(svc, ref, "care", "admit_immediate", ME)
     services.record_consent(svc, ref, "assistance", True, ME)
     services.fire(svc, ref, "care", "admit_immediate", ME)
-    case = services.load_case(svc, ref)
+    case = services.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "immediate"
     assert case.tracks["shelter"].state == "requested"  # opens_when: care in immediate
 
@@ -99,15 +100,19 @@ def test_second_writer_on_a_stale_version_gets_a_reload_error_and_nothing_is_los
     svc, test_protocol
 ):
     ref = open_adult(svc, test_protocol)
-    loaded = services.load_case(svc, ref).version
-    services.complete_task(
-        svc, ref, "characterise", {"modality": "internal"}, ME, expected_version=loaded
+    loaded = services.load_case(svc, ref, ME).version
+    inbox.move(
+        svc,
+        ME,
+        ref,
+        "characterise",
+        "complete",
+        outcome={"modality": "internal"},
+        expected_version=loaded,
     )
     with pytest.raises(ConcurrentChange, match="changed since you loaded it.*Reload"):
-        services.record_consent(
-            svc, ref, "assistance", True, "user:focal-2", expected_version=loaded
-        )
-    case = services.load_case(svc, ref)
+        services.record_consent(svc, ref, "assistance", True, ME, expected_version=loaded)
+    case = services.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "identified"
     assert case.consents == []
 
@@ -123,18 +128,18 @@ def test_two_open_transactions_on_one_case_the_second_commit_loses(svc, test_pro
             b.commit()
         with pytest.raises(ConcurrentChange):
             a.cases.claim(case_a)
-    assert services.load_case(svc, ref).version == 2
+    assert services.load_case(svc, ref, ME).version == 2
 
 
 def test_hold_stops_the_clock_and_resume_moves_the_due_time(svc, test_protocol, clock):
     ref = open_adult(svc, test_protocol)
-    due = services.load_case(svc, ref).task("characterise").due_at
+    due = services.load_case(svc, ref, ME).task("characterise").due_at
     clock.advance(timedelta(hours=2))
-    services.hold_task(svc, ref, "characterise", "waiting for interpreter", ME)
+    inbox.move(svc, ME, ref, "characterise", "hold", reason="waiting_for_person")
     clock.advance(timedelta(hours=30))
     assert services.sweep(svc).handled == 0  # on hold: never overdue
-    services.resume_task(svc, ref, "characterise", ME)
-    task = services.load_case(svc, ref).task("characterise")
+    inbox.move(svc, ME, ref, "characterise", "resume")
+    task = services.load_case(svc, ref, ME).task("characterise")
     assert task.status == "requested"
     assert task.due_at == due + timedelta(hours=30)
     assert task.next_action_at == task.due_at
@@ -143,12 +148,12 @@ def test_hold_stops_the_clock_and_resume_moves_the_due_time(svc, test_protocol, 
 def test_state_deadline_extension_is_bounded_and_only_for_the_approver(svc, test_protocol, clock):
     ref = open_adult(svc, test_protocol)
     to_immediate(svc, ref)
-    deadline = services.load_case(svc, ref).running_deadline("care")
+    deadline = services.load_case(svc, ref, ME).running_deadline("care")
     assert deadline.due_at == at("2026-03-07T09:00:00-05:00")
     with pytest.raises(ExtensionRefused, match="only committee may extend"):
         services.extend(svc, ref, "lead", ME, track="care")
     services.extend(svc, ref, "committee", ME, track="care")
-    assert services.load_case(svc, ref).running_deadline("care").due_at == at(
+    assert services.load_case(svc, ref, ME).running_deadline("care").due_at == at(
         "2026-03-12T09:00:00-05:00"
     )
     with pytest.raises(ExtensionRefused, match="already extended 1 time.*limit is 1"):
@@ -161,7 +166,7 @@ def test_sweep_marks_overdue_fires_expiry_and_is_idempotent(svc, test_protocol, 
     clock.advance(timedelta(days=6))
     report = services.sweep(svc)
     assert report.cases == 1
-    case = services.load_case(svc, ref)
+    case = services.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "review"  # on_expiry: period_expired
     assert [t.key for t in case.open_tasks() if t.overdue_at] == ["find_bed"]
     assert services.sweep(svc).handled == 0
@@ -173,7 +178,7 @@ def test_sweep_marks_overdue_fires_expiry_and_is_idempotent(svc, test_protocol, 
 
 
 def test_every_change_is_an_event_and_personal_data_stays_in_its_table(svc, test_protocol, engine):
-    person = {"given_name": "Zorbalina", "document": "SYN-0000001"}
+    person = {"given_name": "Zorbalina", "document_number": "SYN-0000001"}
     ref = services.open_case(svc, test_protocol, ADULT, ME, person=person)
     to_immediate(svc, ref)
     with engine.connect() as conn:
@@ -205,9 +210,9 @@ def test_a_running_case_keeps_its_pinned_protocol_when_the_file_changes(svc, tes
     )
     assert edited.content_hash != test_protocol.content_hash
     newer = services.open_case(svc, edited, ADULT, ME)
-    services.complete_task(svc, ref, "characterise", {"modality": "internal"}, ME)
-    assert services.load_case(svc, ref).protocol_version == "1"
-    assert services.load_case(svc, newer).task("characterise").due_at == at(
+    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
+    assert services.load_case(svc, ref, ME).protocol_version == "1"
+    assert services.load_case(svc, newer, ME).task("characterise").due_at == at(
         "2026-03-05T09:00:00-05:00"
     )
     with engine.connect() as conn:
@@ -216,12 +221,12 @@ def test_a_running_case_keeps_its_pinned_protocol_when_the_file_changes(svc, tes
 
 def test_minor_opens_child_protection_and_legal_basis_stands_in_for_consent(svc, test_protocol):
     ref = services.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
-    services.complete_task(svc, ref, "characterise", {"modality": "internal"}, ME)
+    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     services.record_consent(
         svc, ref, "assistance", True, ME, legal_basis="Ley 1098 de 2006 (Código de la Infancia)"
     )
     services.fire(svc, ref, "care", "admit_immediate", ME)
-    case = services.load_case(svc, ref)
+    case = services.load_case(svc, ref, ME)
     assert case.tracks["child_protection"].state == "referred"
     assert case.consents[-1].legal_basis.startswith("Ley 1098")
 

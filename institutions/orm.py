@@ -1,0 +1,56 @@
+"""The directory's tables (SQLAlchemy Core): institutions, the roles they fill, users."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+institutions = Table(
+    "institutions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("country", String(2), nullable=False),
+    Column("jurisdiction", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("emails", JSON, nullable=False),
+    Column("locale", String(5), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+institution_roles = Table(
+    "institution_roles",
+    metadata,
+    Column("institution_id", String(64), ForeignKey("institutions.id"), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Index("ix_institution_roles_role", "role"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("institution_id", String(64), ForeignKey("institutions.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("countries", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("password_hash", String(200)),
+)

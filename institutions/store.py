@@ -1,0 +1,153 @@
+"""The directory on SQL: read by the engine inside a unit of work, written by imports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from institutions import orm
+from institutions.directory import rank
+from institutions.domain import Institution, User, jurisdiction_chain
+from institutions.errors import InvalidRecord, UnknownInstitution
+
+
+class SqlDirectory:
+    """Reads and writes the directory on the unit of work's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._cache: dict[tuple[str, str, str], list[Institution]] = {}
+
+    # --- reading -----------------------------------------------------------------------
+
+    def candidates(self, country: str, role: str, jurisdiction: str) -> list[Institution]:
+        key = (country, role, jurisdiction)
+        if key not in self._cache:
+            i, r = orm.institutions, orm.institution_roles
+            ids = select(r.c.institution_id).where(r.c.role == role)
+            query = select(i.c.id).where(
+                i.c.country == country,
+                i.c.active.is_(True),
+                i.c.jurisdiction.in_(jurisdiction_chain(jurisdiction)),
+                i.c.id.in_(ids),
+            )
+            found = self._load(list(self._conn.execute(query).scalars()))
+            self._cache[key] = rank(found, role, jurisdiction)
+        return self._cache[key]
+
+    def institution(self, institution_id: str) -> Institution | None:
+        found = self._load([institution_id])
+        return found[0] if found else None
+
+    def institutions(self, country: str | None = None) -> list[Institution]:
+        i = orm.institutions
+        query = select(i.c.id).order_by(i.c.country, i.c.jurisdiction, i.c.id)
+        if country is not None:
+            query = query.where(i.c.country == country)
+        return self._load(list(self._conn.execute(query).scalars()))
+
+    def _load(self, ids: list[str]) -> list[Institution]:
+        if not ids:
+            return []
+        i, r = orm.institutions, orm.institution_roles
+        roles: dict[str, list[str]] = {}
+        for link in self._conn.execute(
+            select(r.c.institution_id, r.c.role)
+            .where(r.c.institution_id.in_(ids))
+            .order_by(r.c.role)
+        ):
+            roles.setdefault(link.institution_id, []).append(link.role)
+        rows = {row.id: row for row in self._conn.execute(select(i).where(i.c.id.in_(ids)))}
+        return [
+            Institution(
+                id=row.id,
+                country=row.country,
+                jurisdiction=row.jurisdiction,
+                name=row.name,
+                roles=tuple(roles.get(row.id, ())),
+                emails=tuple(row.emails),
+                locale=row.locale,
+                active=row.active,
+                description=row.description,
+            )
+            for key in ids
+            if (row := rows.get(key)) is not None
+        ]
+
+    def user(self, username: str) -> User | None:
+        u = orm.users
+        row = self._conn.execute(select(u).where(u.c.username == username)).first()
+        if row is None:
+            return None
+        return User(
+            username=row.username,
+            institution=row.institution_id,
+            role=row.role,
+            countries=frozenset(row.countries),
+            active=row.active,
+        )
+
+    def users(self, institution_id: str | None = None) -> list[User]:
+        u = orm.users
+        query = select(u.c.username).order_by(u.c.username)
+        if institution_id is not None:
+            query = query.where(u.c.institution_id == institution_id)
+        return [
+            user
+            for name in self._conn.execute(query).scalars()
+            if (user := self.user(name)) is not None
+        ]
+
+    # --- writing -----------------------------------------------------------------------
+
+    def upsert(self, institutions: Iterable[Institution]) -> int:
+        """Insert or replace institutions (and the roles they fill); return how many."""
+        i, r = orm.institutions, orm.institution_roles
+        count = 0
+        for inst in institutions:
+            problems = inst.problems()
+            if problems:
+                raise InvalidRecord(f"Institution {inst.id!r}: {'; '.join(problems)}.")
+            row = dict(
+                country=inst.country,
+                jurisdiction=inst.jurisdiction,
+                name=inst.name,
+                description=inst.description,
+                emails=list(inst.emails),
+                locale=inst.locale,
+                active=inst.active,
+            )
+            exists = self._conn.execute(select(i.c.id).where(i.c.id == inst.id)).first()
+            if exists:
+                self._conn.execute(update(i).where(i.c.id == inst.id).values(**row))
+                self._conn.execute(delete(r).where(r.c.institution_id == inst.id))
+            else:
+                self._conn.execute(insert(i).values(id=inst.id, **row))
+            if inst.roles:
+                self._conn.execute(
+                    insert(r), [{"institution_id": inst.id, "role": x} for x in set(inst.roles)]
+                )
+            count += 1
+        self._cache.clear()
+        return count
+
+    def save_user(self, user: User, password_hash: str | None = None) -> None:
+        if self.institution(user.institution) is None:
+            raise UnknownInstitution(
+                f"No institution {user.institution!r}; users belong to an institution of the "
+                "directory (`ruta institutions list`)."
+            )
+        u = orm.users
+        row = dict(
+            institution_id=user.institution,
+            role=user.role,
+            countries=sorted(user.countries),
+            active=user.active,
+        )
+        if password_hash is not None:
+            row["password_hash"] = password_hash
+        if self._conn.execute(select(u.c.username).where(u.c.username == user.username)).first():
+            self._conn.execute(update(u).where(u.c.username == user.username).values(**row))
+        else:
+            self._conn.execute(insert(u).values(username=user.username, **row))
