@@ -171,18 +171,22 @@ class ApprovalGuard(_Model):
 
 
 class AttributeGuard(_Model):
-    """A case attribute equals (or does not equal, or is one of) a value."""
+    """A case attribute equals (or does not equal, or is / is not one of) a value."""
 
     attribute: Ident
     equals: str | bool | int | None = None
     not_equals: str | bool | int | None = None
     in_: list[str] | None = Field(default=None, alias="in")
+    not_in: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_comparison(self) -> AttributeGuard:
-        given = [k for k in ("equals", "not_equals", "in_") if getattr(self, k) is not None]
+        keys = ("equals", "not_equals", "in_", "not_in")
+        given = [k for k in keys if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("an attribute guard needs exactly one of: equals, not_equals, in")
+            raise ValueError(
+                "an attribute guard needs exactly one of: equals, not_equals, in, not_in"
+            )
         return self
 
 

@@ -15,6 +15,7 @@ from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
 from ruta import bootstrap
+from ruta.cli_institutions import app as institutions_app
 from ruta.db import current_revision, upgrade
 from workflows import orm
 from workflows.domain import OPEN_TASK_STATUSES
@@ -33,6 +34,7 @@ scenario_app = typer.Typer(
     help="Protocol scenarios (executable acceptance tests).", no_args_is_help=True
 )
 app.add_typer(protocols_app, name="protocols")
+app.add_typer(institutions_app, name="institutions")
 app.add_typer(scenario_app, name="scenario")
 
 INVALID = 2  # exit status for invalid input (a broken file, an unknown id)

@@ -114,7 +114,7 @@ def require_inbox(actor: Actor, institution: str) -> None:
 def require_compliance(actor: Actor, countries: set[str]) -> None:
     if actor.is_system:
         return
-    if actor.role in ("manager", "focal_point", "admin") and countries <= actor.countries:
+    if actor.role in ("manager", "focal_point") and countries <= actor.countries:
         return
     outside = ", ".join(sorted(countries - actor.countries)) or ", ".join(sorted(countries))
     raise NotAuthorised(

@@ -13,8 +13,8 @@ from typing import Any
 from institutions.directory import Directory, route
 from institutions.domain import Route
 from protocols.loader import LoadedProtocol
+from protocols.schema import ConsentGuard, TaskSpec
 from protocols.schema import Deadline as DeadlineSpec
-from protocols.schema import TaskSpec
 from workflows import deadlines
 from workflows.access import Actor
 from workflows.domain import (
@@ -292,7 +292,8 @@ class Engine:
         before = GuardContext.of(self.case)
         self.case.consents.append(record)
         self.case.new_consents.append(record)
-        withdrawn = not record.given and before.consents.get((record.purpose, record.role))
+        said = ConsentGuard.model_validate({"consent": record.purpose, "role": record.role})
+        withdrawn = not record.given and holds([said], before)
         kind = (
             "legal_basis_recorded"
             if record.legal_basis

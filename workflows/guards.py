@@ -164,6 +164,10 @@ def _attribute(g: AttributeGuard, ctx: GuardContext) -> str | None:
         return None if value == g.equals else f"{g.attribute} must be {g.equals}"
     if g.not_equals is not None:
         return None if value != g.not_equals else f"{g.attribute} must not be {g.not_equals}"
+    if g.not_in is not None:
+        if value not in g.not_in:
+            return None
+        return f"{g.attribute} must not be one of {', '.join(g.not_in)}"
     allowed = g.in_ or []
     return None if value in allowed else f"{g.attribute} must be one of {', '.join(allowed)}"
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from protocols.schema import TaskSpec
-from workflows.domain import OPEN_TASK_STATUSES, Task, TaskStatus
+from workflows.domain import OPEN_TASK_STATUSES, Routing, Task, TaskStatus
 from workflows.errors import InvalidInput, TaskNotOpen, UnknownTask
 from workflows.handoff import handoff_route
 from workflows.outcomes import validate_outcome
@@ -206,26 +206,22 @@ class TaskMoves:
             found = handoff_route(e, rejected.handoff, exclude=tried)
         else:
             found = e.route(rejected.role, exclude=tried)
+        template = "task_assigned" if rejected.handoff is None else "handoff_requested"
+        routing: Routing
         if found is None or found.institution in tried:
-            task = e.add_task(
-                rejected.track,
-                rejected.state,
-                spec,
-                rejected.role,
-                e.lead_institution(),
-                "returned",
-                rejected.handoff,
-            )
+            institution, routing = e.lead_institution(), "returned"
         else:
-            task = e.add_task(
-                rejected.track,
-                rejected.state,
-                spec,
-                rejected.role,
-                found.institution,
-                "gap" if found.gap else "rerouted",
-                rejected.handoff,
-            )
+            institution, routing = found.institution, "gap" if found.gap else "rerouted"
+        task = e.add_task(
+            rejected.track,
+            rejected.state,
+            spec,
+            rejected.role,
+            institution,
+            routing,
+            rejected.handoff,
+            template=template,
+        )
         e.case.record(
             "task_rerouted",
             e.now,
