@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,8 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from institutions.domain import USER_ROLES, User
+from institutions.errors import UnknownInstitution
 from institutions.store import SqlDirectory
 from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
@@ -35,6 +38,8 @@ scenario_app = typer.Typer(
 )
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(institutions_app, name="institutions")
+users_app = typer.Typer(help="People who sign in: one institution, one role.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 app.add_typer(scenario_app, name="scenario")
 
 INVALID = 2  # exit status for invalid input (a broken file, an unknown id)
@@ -106,7 +111,13 @@ def status() -> None:
             .select_from(orm.tasks)
             .where(orm.tasks.c.status.in_(OPEN_TASK_STATUSES), orm.tasks.c.overdue_at.is_not(None))
         ).scalar_one()
+        gaps = conn.execute(
+            select(func.count()).select_from(orm.tasks).where(orm.tasks.c.routing == "gap")
+        ).scalar_one()
+        directory = SqlDirectory(conn)
+        institutions, users = len(directory.institutions()), len(directory.users())
     _say(f"Database: {engine.url.render_as_string(hide_password=True)}")
+    _say(f"Directory: {institutions} institutions, {users} users; routing gaps: {gaps}")
     _say(f"Cases: {cases}; open tasks: {open_}; overdue: {overdue}")
     _say("Next: `ruta protocols show CO-TRATA`, `ruta scenario run protocols/scenarios/*.yaml`")
 
@@ -241,6 +252,51 @@ def scenario_run(
     _say(f"\n{total - failed} passed, {failed} failed")
     if failed:
         raise typer.Exit(1)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name, e.g. fp.narino")],
+    institution: Annotated[str, typer.Option(help="Institution id (`ruta institutions list`)")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(USER_ROLES)}")],
+    country: Annotated[
+        list[str] | None, typer.Option(help="Country in scope (repeat for several)")
+    ] = None,
+) -> None:
+    """Add or update a user. Focal points and managers need at least one --country."""
+    if role not in USER_ROLES:
+        raise _fail(f"Unknown role {role!r}; allowed: {', '.join(USER_ROLES)}.")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,62}", username):
+        raise _fail(
+            f"Username {username!r} must be 2-63 lowercase letters, digits, '.', '_' or '-'."
+        )
+    countries = frozenset(c.strip().upper() for c in country or [])
+    bad = sorted(c for c in countries if not re.fullmatch(r"[A-Z]{2}", c))
+    if bad:
+        raise _fail(f"Unknown country code(s) {', '.join(bad)}; use ISO 3166-1 alpha-2 (CO).")
+    if role in ("focal_point", "manager") and not countries:
+        raise _fail(f"A {role.replace('_', ' ')} needs at least one --country in scope.")
+    user = User(username, institution, role, countries)  # type: ignore[arg-type]
+    try:
+        with bootstrap.engine().begin() as conn:
+            SqlDirectory(conn).save_user(user)
+    except UnknownInstitution as exc:
+        raise _fail(str(exc)) from None
+    scope = ", ".join(sorted(countries)) or "-"
+    _say(f"User {username}: {role} of {institution}, countries {scope}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user: institution, role and country scope."""
+    with bootstrap.engine().connect() as conn:
+        users = SqlDirectory(conn).users()
+    if not users:
+        _say("No users yet: add one with `ruta users add`.")
+    for u in users:
+        scope = ",".join(sorted(u.countries)) or "-"
+        state = "" if u.active else "  (deactivated)"
+        _say(f"{u.username:<24}{u.role:<13}{u.institution:<36}{scope}{state}")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from institutions.hsds import HsdsError, read_hsds, write_hsds
 from institutions.store import SqlDirectory
 from ruta import bootstrap
+from workflows.inbox_queries import SqlInbox
 
 app = typer.Typer(
     help="The institution directory: list it, import and export Open Referral HSDS 3.0.",
@@ -137,3 +138,19 @@ def export_hsds(
         f"{len(found)} institution(s) written as HSDS {fmt.upper()} to {directory}: "
         + ", ".join(p.name for p in paths)
     )
+
+
+@app.command("gaps")
+def gaps(country: CountryOption = None) -> None:
+    """Routing gaps: tasks that went to the coordinator because nobody fills the role there."""
+    code = _country(country)
+    with _directory() as directory:
+        scope = [code] if code else sorted({i.country for i in directory.institutions()})
+    with bootstrap.engine().connect() as conn:
+        rows = SqlInbox(conn).routing_gaps(scope)
+    if not rows:
+        _say("No routing gaps.")
+        return
+    _say(f"{'COUNTRY':<8}{'ROLE':<28}TASKS")
+    for country_code, role, count in rows:
+        _say(f"{country_code:<8}{role:<28}{count}")
