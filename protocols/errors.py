@@ -35,7 +35,7 @@ class ProtocolFileError(ProtocolError):
         self.file = file
         self.problems = problems
         lines = "\n".join(p.render(file) for p in problems)
-        super().__init__(f"{file} is not a valid protocol ({len(problems)} problem(s)):\n{lines}")
+        super().__init__(f"{file} is not valid ({len(problems)} problem(s)):\n{lines}")
 
 
 class UnknownProtocol(ProtocolError, LookupError):

@@ -301,6 +301,10 @@ class Engine:
             if withdrawn
             else "consent_recorded"
         )
+        after = GuardContext.of(self.case)
+        extra: dict[str, Any] = (
+            {"legal_basis_stands": True} if withdrawn and holds([said], after) else {}
+        )
         self.case.record(
             kind,
             self.now,
@@ -309,9 +313,10 @@ class Engine:
             role=record.role,
             given=record.given,
             legal_basis=record.legal_basis,
+            **extra,  # the person withdrew, but a legal duty keeps the referral going
         )
         if withdrawn:
-            self._cancel_uncovered(before, GuardContext.of(self.case), record.purpose)
+            self._cancel_uncovered(before, after, record.purpose)
         self.open_ready_tracks()
 
     def _cancel_uncovered(self, before: GuardContext, after: GuardContext, purpose: str) -> None:

@@ -46,6 +46,9 @@ class GuardContext:
                 consents[key] = True
             elif key not in legal:  # ... except that a legal duty does not end on withdrawal
                 consents[key] = record.given
+        for purpose, role in list(consents):  # a legal basis for a purpose covers every role
+            if role is not None and (purpose, None) in legal:
+                consents[(purpose, role)] = True
         completed = {t.key: t.outcome for t in case.tasks if t.status == "completed"}
         return cls(
             case_ref=case.ref,

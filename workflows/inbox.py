@@ -119,6 +119,12 @@ def refer(
         inst = e.directory.institution(institution)
         if inst is None or not inst.active:
             raise InvalidInput(f"No active institution {institution!r} in the directory.")
+        country = str((target.handoff or {}).get("country") or e.case.country)
+        if inst.country != country:  # crossing a border is a handoff, not a referral
+            raise InvalidInput(
+                f"{institution} is in {inst.country}; task '{target.key}' of case {e.case.ref} "
+                f"goes to an institution in {country}."
+            )
         if target.role not in inst.roles:
             raise InvalidInput(
                 f"{institution} does not fill the role {target.role}; refer the task to an "
