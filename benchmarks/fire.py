@@ -9,32 +9,36 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from institutions.directory import SeedDirectory
 from protocols.registry import Registry
+from ruta.bootstrap import seed_directory
 from ruta.db import make_engine, upgrade
-from workflows import services
+from workflows import inbox, services
+from workflows.access import Actor
 from workflows.clocks import SimulatedClock
 from workflows.repository import SqlUnitOfWork
 from workflows.services import Services
 
-ATTRS = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
+ATTRS = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
+BENCH = Actor.system("bench")
 
 
 def main(runs: int = 200) -> None:
-    co = Registry.scan().latest_published("CO-TRATA")
+    registry = Registry.scan()
+    co = registry.latest_published("CO-TRATA")
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
         upgrade(engine)
+        seed_directory(engine)
         clock = SimulatedClock(datetime(2026, 3, 2, 14, tzinfo=UTC))
-        svc = Services(lambda: SqlUnitOfWork(engine), clock, SeedDirectory())
-        refs = [services.open_case(svc, co, ATTRS, "bench") for _ in range(runs)]
+        svc = Services(lambda: SqlUnitOfWork(engine), clock, registry)
+        refs = [services.open_case(svc, co, ATTRS, BENCH) for _ in range(runs)]
         for ref in refs:
-            services.record_consent(svc, ref, "assistance", True, "bench")
-            services.complete_task(svc, ref, "register_case", {}, "bench")
+            services.record_consent(svc, ref, "assistance", True, BENCH)
+            inbox.move(svc, BENCH, ref, "register_case", "complete")
         timings = []
         for ref in refs:
             start = time.perf_counter()
-            services.fire(svc, ref, "care", "admit_immediate", "bench")
+            services.fire(svc, ref, "care", "admit_immediate", BENCH)
             timings.append((time.perf_counter() - start) * 1000)
     timings.sort()
     p95 = timings[int(len(timings) * 0.95) - 1]
