@@ -138,3 +138,16 @@ def test_the_ipiales_shelter_sees_its_task_but_not_the_lima_case(world):
         inbox.view_task(svc, shelter, pe, "register_case_reta")
     with pytest.raises(NotAuthorised, match="only focal points work on whole cases"):
         services.load_case(svc, pe, shelter)
+
+
+def test_a_decision_is_recorded_by_the_role_it_belongs_to_or_a_focal_point(world):
+    svc, co, _pe = world
+    committee = Actor("off.comite", "officer", "co-comite-trata-narino")
+    training = Actor("off.sena", "officer", "co-sena")
+    with pytest.raises(NotAuthorised, match="that is for comite_territorial"):
+        services.approve(svc, co, "mediate_plan", "comite_territorial", training)
+    services.approve(svc, co, "mediate_plan", "comite_territorial", committee)
+    with pytest.raises(NotAuthorised, match="their country scope is PE"):
+        services.approve(svc, co, "mediate_plan", "comite_territorial", PERSONAS["focal point PE"])
+    case = services.load_case(svc, co, PERSONAS["focal point CO"])
+    assert [a.name for a in case.approvals] == ["mediate_plan"]
