@@ -26,6 +26,10 @@ class Directory(Protocol):
 
     def user(self, username: str) -> User | None: ...
 
+    def managers(self, country: str) -> list[User]:
+        """Active managers whose scope includes the country (escalations reach them)."""
+        ...
+
 
 def rank(institutions: Iterable[Institution], role: str, jurisdiction: str) -> list[Institution]:
     """Order the institutions that may take `role` in `jurisdiction`, most specific first."""
@@ -74,3 +78,10 @@ class InMemoryDirectory:
 
     def user(self, username: str) -> User | None:
         return self._users.get(username)
+
+    def managers(self, country: str) -> list[User]:
+        return [
+            u
+            for u in self._users.values()
+            if u.role == "manager" and u.active and country in u.countries
+        ]

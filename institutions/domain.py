@@ -80,6 +80,7 @@ class User:
     role: UserRole
     countries: frozenset[str] = field(default_factory=frozenset)
     active: bool = True
+    email: str | None = None  # escalations to managers go here
 
 
 @dataclass(frozen=True, slots=True)

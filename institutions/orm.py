@@ -52,5 +52,6 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("countries", JSON, nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("email", String(200)),  # where escalations to managers go
     Column("password_hash", String(200)),
 )

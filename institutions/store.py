@@ -86,6 +86,7 @@ class SqlDirectory:
             role=row.role,
             countries=frozenset(row.countries),
             active=row.active,
+            email=row.email,
         )
 
     def users(self, institution_id: str | None = None) -> list[User]:
@@ -98,6 +99,14 @@ class SqlDirectory:
             for name in self._conn.execute(query).scalars()
             if (user := self.user(name)) is not None
         ]
+
+    def managers(self, country: str) -> list[User]:
+        u = orm.users
+        names = self._conn.execute(
+            select(u.c.username).where(u.c.role == "manager", u.c.active.is_(True))
+        ).scalars()
+        found = [user for name in names if (user := self.user(name)) is not None]
+        return [user for user in found if country in user.countries]
 
     # --- writing -----------------------------------------------------------------------
 
@@ -144,6 +153,7 @@ class SqlDirectory:
             role=user.role,
             countries=sorted(user.countries),
             active=user.active,
+            email=user.email,
         )
         if password_hash is not None:
             row["password_hash"] = password_hash

@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 
 from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
+from notifications.senders import EmailSender, FileEmailSender
+from notifications.sendgrid_sender import SendGridEmailSender
 from protocols.registry import COUNTRIES_DIR, Registry
 from ruta.db import make_engine, upgrade
 from ruta.settings import Settings
@@ -59,3 +61,16 @@ def scenario_services(clock: SimulatedClock, inactive: list[str] | None = None) 
                     raise LookupError(f"No institution {inst_id!r} in the seed directory.")
                 store.upsert([replace(found, active=False)])
     return Services(uow=lambda: SqlUnitOfWork(db), clock=clock, catalog=registry())
+
+
+def email_sender(cfg: Settings | None = None) -> EmailSender:
+    """SendGrid when RUTA_SENDGRID_API_KEY is set, else .eml files under RUTA_HOME/outbox/."""
+    cfg = cfg or settings()
+    if cfg.sendgrid_api_key is not None:
+        return SendGridEmailSender(
+            api_key=cfg.sendgrid_api_key.get_secret_value(),
+            from_address=cfg.email_from,
+            host=cfg.sendgrid_host,
+            sandbox=cfg.sendgrid_sandbox,
+        )
+    return FileEmailSender(cfg.outbox_dir, cfg.email_from)

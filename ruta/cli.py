@@ -20,7 +20,8 @@ from protocols.registry import Registry
 from ruta import bootstrap
 from ruta.cli_institutions import app as institutions_app
 from ruta.db import current_revision, upgrade
-from workflows import orm
+from workflows import orm, services
+from workflows.dispatch import dispatch as send_outbox
 from workflows.domain import OPEN_TASK_STATUSES
 from workflows.machine import diagram as draw
 from workflows.scenarios import run_file
@@ -254,6 +255,54 @@ def scenario_run(
         raise typer.Exit(1)
 
 
+@app.command()
+def sweep() -> None:
+    """Run one deadline sweep: reminders, overdue marks, escalations, deadline expiries."""
+    report = services.sweep(bootstrap.services())
+    skipped = f"; {len(report.skipped)} busy elsewhere" if report.skipped else ""
+    _say(f"Swept {report.cases} case(s): {report.handled} rung(s) or deadline(s) handled{skipped}")
+
+
+@app.command()
+def dispatch(
+    limit: Annotated[int, typer.Option(help="Most messages to send in this run")] = 500,
+) -> None:
+    """Send what is pending in the outbox (SendGrid, or .eml files under RUTA_HOME/outbox/)."""
+    cfg = bootstrap.settings()
+    svc, sender = bootstrap.services(cfg), bootstrap.email_sender(cfg)
+    report = send_outbox(svc, sender, cfg.console_url, limit)
+    _say(
+        f"Outbox: {report.sent} sent, {report.retried} to retry, {report.dead} dead-lettered "
+        f"(of {report.claimed} claimed)"
+    )
+    for line in report.errors:
+        typer.echo(f"  {line}", err=True)
+
+
+@app.command()
+def worker() -> None:
+    """Serve the Prefect deployments deadline-sweep, outbox-dispatch, compliance-snapshot.
+
+    Needs a Prefect server (PREFECT_API_URL); `ruta serve` starts one with the worker.
+    """
+    from ruta.flows import run_worker  # Prefect takes ~1.5 s to import: only when needed
+
+    run_worker()
+
+
+@app.command("serve")
+def serve_all(
+    port: Annotated[int, typer.Option(help="Console port")] = 8501,
+) -> None:
+    """Start a Prefect server (SQLite under RUTA_HOME), the worker and the console on loopback.
+
+    With PREFECT_API_URL set, that server is used instead. Ctrl-C stops everything.
+    """
+    from ruta.serve import serve
+
+    raise typer.Exit(serve(bootstrap.settings(), _say, console_port=port))
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Sign-in name, e.g. fp.narino")],
@@ -261,6 +310,9 @@ def users_add(
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(USER_ROLES)}")],
     country: Annotated[
         list[str] | None, typer.Option(help="Country in scope (repeat for several)")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="Work address (managers receive escalations there)")
     ] = None,
 ) -> None:
     """Add or update a user. Focal points and managers need at least one --country."""
@@ -276,7 +328,9 @@ def users_add(
         raise _fail(f"Unknown country code(s) {', '.join(bad)}; use ISO 3166-1 alpha-2 (CO).")
     if role in ("focal_point", "manager") and not countries:
         raise _fail(f"A {role.replace('_', ' ')} needs at least one --country in scope.")
-    user = User(username, institution, role, countries)  # type: ignore[arg-type]
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
+        raise _fail(f"{email!r} is not an email address.")
+    user = User(username, institution, role, countries, email=email)  # type: ignore[arg-type]
     try:
         with bootstrap.engine().begin() as conn:
             SqlDirectory(conn).save_user(user)

@@ -29,21 +29,32 @@ def add(start: datetime, duration: Duration, timezone: str, calendar: str) -> da
     day in the protocol's time zone (so a deadline set at 09:00 in Bogota falls at 09:00);
     business days skip weekends and the calendar's public holidays.
     """
+    return _shift(start, duration, timezone, calendar, 1)
+
+
+def before(end: datetime, duration: Duration, timezone: str, calendar: str) -> datetime:
+    """The instant `duration` before `end` (a reminder "4 hours" or "1 business_days" before)."""
+    return _shift(end, duration, timezone, calendar, -1)
+
+
+def _shift(
+    start: datetime, duration: Duration, timezone: str, calendar: str, sign: int
+) -> datetime:
     if start.tzinfo is None:
         raise ValueError("deadline arithmetic needs an aware datetime")
     if duration.unit == "hours":
-        return (start + timedelta(hours=duration.amount)).astimezone(UTC)
+        return (start + sign * timedelta(hours=duration.amount)).astimezone(UTC)
     zone = ZoneInfo(timezone)
     local = start.astimezone(zone)
     day = local.date()
     if duration.unit == "calendar_days":
-        day += timedelta(days=duration.amount)
+        day += sign * timedelta(days=duration.amount)
     elif duration.unit == "months":
-        day += relativedelta(months=duration.amount)
+        day += relativedelta(months=sign * duration.amount)
     elif duration.unit == "business_days":
         remaining = duration.amount
         while remaining:
-            day += timedelta(days=1)
+            day += sign * timedelta(days=1)
             if is_business_day(day, calendar):
                 remaining -= 1
     else:  # the schema only admits the units above

@@ -70,6 +70,7 @@ class Task:
     note: str | None = None  # free text: protected like personal data, never in events
     routing: Routing = "directory"
     handoff: dict[str, Any] | None = None  # country, protocol, jurisdiction, linked_ref
+    ladder_step: int = 0  # reminder/overdue/escalation rungs done (workflows/ladder.py)
     dirty: bool = False
 
     @property
@@ -145,6 +146,8 @@ class Notification:
     institution: str
     at: datetime
     task_key: str | None = None
+    task: Task | None = None  # its id is known once saved
+    level: int | None = None  # escalation level
 
 
 @dataclass(slots=True)

@@ -34,6 +34,7 @@ from workflows.errors import (
 )
 from workflows.guards import GuardContext, covering_conditions, holds
 from workflows.handoff import handoff_task
+from workflows.ladder import Rung, overdue_index, rungs
 from workflows.lifecycle import TaskMoves
 from workflows.machine import next_state, track_machine
 from workflows.ports import Catalog
@@ -230,6 +231,7 @@ class Engine:
             routing=routing,
             handoff=handoff,
         )
+        self.schedule(task)
         self.case.tasks.append(task)
         self.case.record(
             "task_opened",
@@ -254,7 +256,7 @@ class Engine:
                 jurisdiction=self.jurisdiction,
                 institution=institution,
             )
-        self.notify(template, role, institution, spec.id)
+        self.notify(template, role, institution, spec.id, task)
         return task
 
     def _close(self) -> None:
@@ -330,11 +332,19 @@ class Engine:
             self._cancel(task, "consent_withdrawn")
             if task.institution not in told:
                 told.add(task.institution)
-                self.notify("consent_withdrawn", task.role, task.institution, task.key)
+                self.notify("consent_withdrawn", task.role, task.institution, task.key, task)
 
-    def notify(self, template: str, role: str, institution: str, task_key: str | None) -> None:
+    def notify(
+        self,
+        template: str,
+        role: str,
+        institution: str,
+        task_key: str | None,
+        task: Task | None = None,
+        level: int | None = None,
+    ) -> None:
         self.case.new_notifications.append(
-            Notification(template, role, institution, self.now, task_key)
+            Notification(template, role, institution, self.now, task_key, task, level)
         )
 
     # --- extensions -------------------------------------------------------------------
@@ -344,8 +354,10 @@ class Engine:
         task.due_at, task.extensions = self._extended(
             spec.due, role, task.due_at, task.extensions, f"task '{key}'"
         )
-        task.next_action_at = task.due_at if task.status != "on-hold" else None
-        task.overdue_at, task.updated_at, task.dirty = None, self.now, True
+        # the ladder starts again from the new due time (reminders already sent stay sent)
+        task.ladder_step = min(task.ladder_step, overdue_index(self.ladder(task)))
+        task.overdue_at, task.updated_at = None, self.now
+        self.schedule(task)
         self.case.record(
             "task_extended",
             self.now,
@@ -399,33 +411,98 @@ class Engine:
         p = self.loaded.protocol
         return deadlines.add(due_at, rule.by, p.timezone, p.calendar), used + 1
 
+    # --- the reminder and escalation ladder ------------------------------------------
+
+    def ladder(self, task: Task) -> list[Rung]:
+        p = self.loaded.protocol
+        return rungs(task.created_at, task.due_at, p.escalation, p.timezone, p.calendar)
+
+    def schedule(self, task: Task) -> None:
+        """Set when the sweep next looks at the task: its next rung (never while on hold)."""
+        ladder = self.ladder(task)
+        due = task.is_open and task.status != "on-hold" and task.ladder_step < len(ladder)
+        task.next_action_at = ladder[task.ladder_step].at if due else None
+        task.dirty = True
+
+    def _climb(self, task: Task) -> int:
+        """Do every rung of the task that is due now; return how many."""
+        ladder, done = self.ladder(task), 0
+        while task.is_open and task.ladder_step < len(ladder):
+            rung = ladder[task.ladder_step]
+            if rung.at > self.now:
+                break
+            task.ladder_step += 1
+            done += 1
+            if rung.kind == "remind" and task.due_at > self.now:  # a late sweep skips it
+                self._remind(task)
+            elif rung.kind == "overdue":
+                self._overdue(task)
+            elif rung.kind == "escalate":
+                self._escalate(task, rung)
+        self.schedule(task)
+        return done
+
+    def _remind(self, task: Task) -> None:
+        self.case.record(
+            "task_reminded",
+            self.now,
+            self.who,
+            track=task.track,
+            task=task.key,
+            task_id=task.id,
+            due_at=task.due_at.isoformat(),
+        )
+        self.notify("task_reminder", task.role, task.institution, task.key, task)
+
+    def _overdue(self, task: Task) -> None:
+        task.overdue_at, task.dirty = self.now, True
+        self.case.record(
+            "task_overdue",
+            self.now,
+            self.who,
+            track=task.track,
+            task=task.key,
+            task_id=task.id,
+            due_at=task.due_at.isoformat(),
+        )
+        notify = self.loaded.protocol.escalation.overdue_notify
+        if "assignee" in notify:
+            self.notify("task_overdue", task.role, task.institution, task.key, task)
+        if "case_lead" in notify:
+            lead = self.loaded.protocol.case_lead
+            self.notify("task_overdue", lead, self.lead_institution(), task.key, task)
+        spec = self.loaded.protocol.task_spec(task.key)[2]
+        if spec.due.on_expiry and not self.case.is_closed:
+            self.try_fire(task.track, spec.due.on_expiry, cause=f"overdue:{task.key}")
+
+    def _escalate(self, task: Task, rung: Rung) -> None:
+        """Escalate to a role (its institution for this case) or to the country's managers."""
+        role = rung.role or self.loaded.protocol.coordinator
+        target = self.loaded.protocol.coordinator if role == "manager" else role
+        found = self.route(target)
+        assert found is not None
+        self.case.record(
+            "task_escalated",
+            self.now,
+            self.who,
+            track=task.track,
+            task=task.key,
+            task_id=task.id,
+            level=rung.level,
+            to=role,
+            institution=found.institution,
+        )
+        self.notify("task_escalated", role, found.institution, task.key, task, rung.level)
+
     # --- the sweep ------------------------------------------------------------------
 
     def sweep(self) -> int:
         """Mark what is due as overdue or expired and fire expiry triggers; return the count."""
         handled = 0
-        notify = self.loaded.protocol.escalation.overdue_notify
         for task in list(self.case.open_tasks()):
             if task.next_action_at is None or task.next_action_at > self.now:
                 continue
-            handled += 1
-            task.overdue_at, task.next_action_at, task.dirty = self.now, None, True
-            self.case.record(
-                "task_overdue",
-                self.now,
-                self.who,
-                track=task.track,
-                task=task.key,
-                due_at=task.due_at.isoformat(),
-            )
-            if "assignee" in notify:
-                self.notify("task_overdue", task.role, task.institution, task.key)
-            if "case_lead" in notify:
-                lead = self.loaded.protocol.case_lead
-                self.notify("task_overdue", lead, self.lead_institution(), task.key)
-            spec = self.loaded.protocol.task_spec(task.key)[2]
-            if spec.due.on_expiry and not self.case.is_closed:
-                self.try_fire(task.track, spec.due.on_expiry, cause=f"overdue:{task.key}")
+            handled += self._climb(task)
         for d in list(self.case.deadlines):
             if d.status != "running" or d.next_action_at is None or d.next_action_at > self.now:
                 continue

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, insert, select
 
 from workflows import orm
 from workflows.domain import OPEN_TASK_STATUSES
@@ -168,3 +168,16 @@ class SqlInbox:
             .order_by(c.c.country, t.c.role)
         )
         return [(r[0], r[1], int(r[2])) for r in self._conn.execute(query)]
+
+    def countries(self) -> list[str]:
+        """Every country that has cases."""
+        c = orm.cases
+        return list(self._conn.execute(select(c.c.country).distinct()).scalars())
+
+    def record_snapshot(self, at: datetime, figures: list[ComplianceCounts]) -> None:
+        for counts in figures:
+            data = asdict(counts)
+            country = data.pop("country")
+            self._conn.execute(
+                insert(orm.compliance_snapshots).values(taken_at=at, country=country, figures=data)
+            )

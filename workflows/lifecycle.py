@@ -166,11 +166,11 @@ class TaskMoves:
             self._reroute(task, spec)
         elif name == "cancel":
             self._end(task, "cancelled", "task_cancelled", reason, note)
-            self.e.notify("task_cancelled", task.role, task.institution, task.key)
+            self.e.notify("task_cancelled", task.role, task.institution, task.key, task)
         elif name == "fail":
             self._end(task, "failed", "task_failed", reason, note)
             lead = self.e.loaded.protocol.case_lead
-            self.e.notify("task_failed", lead, self.e.lead_institution(), task.key)
+            self.e.notify("task_failed", lead, self.e.lead_institution(), task.key, task)
         else:
             self._set(task, name, move.target)
         return task
@@ -232,7 +232,7 @@ class TaskMoves:
             institution=task.institution,
             routing=task.routing,
         )
-        e.notify("task_rejected", lead, e.lead_institution(), rejected.key)
+        e.notify("task_rejected", lead, e.lead_institution(), rejected.key, rejected)
 
     def _hold(self, task: Task, reason: str, note: str | None) -> None:
         e = self.e
@@ -258,8 +258,8 @@ class TaskMoves:
         task.due_at += paused
         task.status = task.status_before_hold or "requested"
         task.held_at, task.status_before_hold, task.reason = None, None, None
-        task.next_action_at = task.due_at if task.overdue_at is None else None
-        task.updated_at, task.dirty = e.now, True
+        task.updated_at = e.now
+        e.schedule(task)
         e.case.record(
             "task_resumed",
             e.now,
@@ -331,7 +331,7 @@ class TaskMoves:
             institution=institution,
             previous=before,
         )
-        self.e.notify("task_assigned", task.role, institution, task.key)
+        self.e.notify("task_assigned", task.role, institution, task.key, task)
         return task
 
     def _set(self, task: Task, name: str, status: TaskStatus | None) -> None:

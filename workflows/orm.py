@@ -138,6 +138,7 @@ tasks = Table(
     Column("note", Text),  # free text is protected like personal data (issue 6 encrypts it)
     Column("routing", String(16), nullable=False, server_default="directory"),
     Column("handoff", JSON),
+    Column("ladder_step", Integer, nullable=False, server_default="0"),
     Index("ix_tasks_case", "case_id"),
     Index("ix_tasks_routing", "routing"),
     # the sweep reads only what is due: O(due), not O(open)
@@ -220,7 +221,29 @@ outbox = Table(
     Column("role", String(64), nullable=False),
     Column("institution", String(96), nullable=False),
     Column("task_key", String(64)),
+    Column("task_id", Integer),
+    Column("level", Integer),
+    # pending -> sending (claimed) -> sent | pending again (retry) | dead (dead letter)
     Column("status", String(16), nullable=False),
     Column("created_at", Stamp, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Stamp),
+    Column("claimed_until", Stamp),
+    Column("claim", String(32)),
+    Column("sent_at", Stamp),
+    Column("provider_id", String(128)),
+    Column("last_error", Text),
     Index("ix_outbox_status_created", "status", "created_at"),
+    Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+)
+
+# Nightly compliance figures per country (the compliance-snapshot flow).
+compliance_snapshots = Table(
+    "compliance_snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("taken_at", Stamp, nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("figures", JSON, nullable=False),
+    Index("ix_compliance_snapshots_country_taken", "country", "taken_at"),
 )

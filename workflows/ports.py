@@ -12,6 +12,7 @@ from workflows.domain import Case
 
 if TYPE_CHECKING:
     from workflows.inbox_queries import SqlInbox
+    from workflows.outbox_store import SqlOutbox
 
 
 class Clock(Protocol):
@@ -43,6 +44,10 @@ class CaseRepository(Protocol):
 
     def get(self, ref: str) -> Case: ...
 
+    def lock(self, ref: str) -> bool:
+        """Lock the case for this transaction; False when another worker holds it."""
+        ...
+
     def claim(self, case: Case) -> None:
         """Compare-and-set the case version; raise ConcurrentChange if someone was faster."""
         ...
@@ -56,6 +61,8 @@ class CaseRepository(Protocol):
         ...
 
     def ref_of_task(self, task_id: int) -> str: ...
+
+    def task_row(self, task_id: int) -> dict[str, Any] | None: ...
 
     def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
         """The case's outbox messages, oldest first (template, role, institution, task_key)."""
@@ -78,6 +85,9 @@ class UnitOfWork(Protocol):
 
     @property
     def inbox(self) -> SqlInbox: ...
+
+    @property
+    def outbox(self) -> SqlOutbox: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -26,6 +26,7 @@ from workflows.domain import (
 )
 from workflows.errors import ConcurrentChange, UnknownCase
 from workflows.inbox_queries import SqlInbox
+from workflows.outbox_store import SqlOutbox
 
 _PINNED: dict[str, LoadedProtocol] = {}
 
@@ -144,6 +145,7 @@ class SqlCaseRepository:
                     note=r.note,
                     routing=r.routing,
                     handoff=dict(r.handoff) if r.handoff is not None else None,
+                    ladder_step=r.ladder_step,
                 )
             )
         for r in self._rows(orm.deadlines, cid, orm.deadlines.c.id):
@@ -173,6 +175,14 @@ class SqlCaseRepository:
         payload = self._conn.execute(select(p.c.payload).where(p.c.case_id == case.id)).scalar()
         return dict(json.loads(payload)) if payload else {}
 
+    def task_row(self, task_id: int) -> dict[str, Any] | None:
+        """A task's due time, reason and handoff, for a message about it (no case load)."""
+        t = orm.tasks
+        row = self._conn.execute(
+            select(t.c.due_at, t.c.reason, t.c.handoff).where(t.c.id == task_id)
+        ).first()
+        return dict(row._mapping) if row is not None else None
+
     def ref_of_task(self, task_id: int) -> str:
         t, c = orm.tasks, orm.cases
         ref = self._conn.execute(
@@ -187,6 +197,16 @@ class SqlCaseRepository:
         if order is not None:
             query = query.order_by(order)
         return list(self._conn.execute(query))
+
+    def lock(self, ref: str) -> bool:
+        """Take the case's row lock for this transaction unless another worker holds it.
+
+        PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two sweepers never work on the same case at
+        once. SQLite has one writer at a time and ignores it (the version check still holds).
+        """
+        c = orm.cases
+        query = select(c.c.id).where(c.c.ref == ref).with_for_update(skip_locked=True)
+        return self._conn.execute(query).first() is not None
 
     def claim(self, case: Case) -> None:
         c = orm.cases
@@ -270,8 +290,11 @@ class SqlCaseRepository:
                         role=n.role,
                         institution=n.institution,
                         task_key=n.task_key,
+                        task_id=n.task.id if n.task is not None else None,
+                        level=n.level,
                         status="pending",
                         created_at=n.at,
+                        next_attempt_at=n.at,
                     )
                     for n in case.new_notifications
                 ],
@@ -305,6 +328,7 @@ class SqlCaseRepository:
             note=task.note,
             routing=task.routing,
             handoff=task.handoff,
+            ladder_step=task.ladder_step,
         )
         if task.id is None:
             result = self._conn.execute(insert(orm.tasks).values(case_id=cid, **row))
@@ -364,6 +388,7 @@ class SqlUnitOfWork:
     protocols: SqlProtocolStore
     directory: SqlDirectory
     inbox: SqlInbox
+    outbox: SqlOutbox
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -380,6 +405,7 @@ class SqlUnitOfWork:
         self.protocols = SqlProtocolStore(self._conn)
         self.directory = SqlDirectory(self._conn)
         self.inbox = SqlInbox(self._conn)
+        self.outbox = SqlOutbox(self._conn)
         return self
 
     def __exit__(

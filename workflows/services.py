@@ -335,30 +335,43 @@ def check_attributes(
 class SweepReport:
     cases: int = 0
     handled: int = 0
-    conflicts: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # another worker had them
 
 
-def sweep(svc: Services, limit: int = 500) -> SweepReport:
-    """Mark due tasks overdue, expire state deadlines and fire their triggers, case by case."""
+def sweep(svc: Services, batch: int = 200) -> SweepReport:
+    """Climb every due task's reminder/overdue/escalation ladder and expire state deadlines.
+
+    Reads only what is due (`next_action_at`), case by case, each in its own transaction.
+    A case another worker is sweeping is skipped (row lock, SKIP LOCKED on PostgreSQL) or
+    loses the version check; either way nothing is done or sent twice, and what is skipped is
+    still due for the next sweep.
+    """
     report = SweepReport()
     actor = Actor.system("sweep")
     now = svc.clock.now()
-    with svc.uow() as uow:
-        refs = uow.cases.due_refs(now, limit)
-    for ref in refs:
-        try:
-            with svc.uow() as uow:
-                ch = change(svc, uow, ref, actor, None)
-                handled = ch.engine.sweep()
-                uow.cases.save(ch.case)
-                uow.commit()
-        except ConcurrentChange:
-            # someone changed the case meanwhile; the next sweep picks it up again
-            report.conflicts.append(ref)
-            continue
-        report.cases += 1
-        report.handled += handled
-    return report
+    seen: set[str] = set()
+    while True:
+        with svc.uow() as uow:
+            refs = [r for r in uow.cases.due_refs(now, batch + len(seen)) if r not in seen]
+        if not refs:
+            return report
+        for ref in refs[:batch]:
+            seen.add(ref)
+            try:
+                with svc.uow() as uow:
+                    if not uow.cases.lock(ref):
+                        report.skipped.append(ref)
+                        continue
+                    ch = change(svc, uow, ref, actor, None)
+                    ch.engine.now = now
+                    handled = ch.engine.sweep()
+                    uow.cases.save(ch.case)
+                    uow.commit()
+            except ConcurrentChange:
+                report.skipped.append(ref)
+                continue
+            report.cases += 1
+            report.handled += handled
 
 
 def load_case(svc: Services, ref: str, actor: Actor) -> Case:

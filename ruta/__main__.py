@@ -1,0 +1,5 @@
+"""`python -m ruta ...` is the `ruta` command."""
+
+from ruta.cli import main
+
+main()

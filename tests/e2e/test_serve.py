@@ -1,0 +1,96 @@
+"""`ruta serve` end to end: the Prefect server, the worker and the console come up; a task
+that is already overdue gets its notice written as an .eml within a minute; Ctrl-C stops all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from protocols.registry import Registry
+from ruta.db import make_engine
+from ruta.serve import free_port
+from workflows import orm, services
+from workflows.access import Actor
+from workflows.clocks import SimulatedClock, SystemClock
+from workflows.repository import SqlUnitOfWork
+from workflows.services import Services
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_sends_the_overdue_notice_and_stops_cleanly(tmp_path):
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "RUTA_HOME": str(home),
+        "RUTA_SWEEP_SECONDS": "5",
+        "RUTA_DISPATCH_SECONDS": "5",
+    }
+    for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
+        env.pop(key, None)
+    subprocess.run([sys.executable, "-m", "ruta", "init"], env=env, check=True, cwd=ROOT)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "ruta", "serve", "--port", str(free_port())],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 180
+        assert serve.stdout is not None
+        while time.monotonic() < deadline:
+            line = serve.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "Ready." in line:
+                break
+        assert any("Ready." in line for line in output), "".join(output)
+        assert any(line.startswith("Prefect API: http://127.0.0.1:") for line in output)
+
+        engine = make_engine(f"sqlite:///{home / 'ruta.sqlite3'}")
+        registry = Registry.scan()
+        clock = SimulatedClock(SystemClock().now() - timedelta(days=3))
+        svc = Services(lambda: SqlUnitOfWork(engine), clock, registry)
+        ref = services.open_case(
+            svc,
+            registry.latest_published("CO-TRATA"),
+            {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
+            Actor.system("e2e"),
+        )
+        started = time.monotonic()
+        overdue: list[Path] = []
+        o = orm.outbox
+        query = select(o.c.id).where(o.c.template == "task_overdue", o.c.status == "sent")
+        while time.monotonic() - started < 60 and not overdue:
+            time.sleep(1)
+            with engine.connect() as conn:
+                ids = list(conn.execute(query).scalars())
+            overdue = [home / "outbox" / f"{i}.eml" for i in ids]
+        assert overdue, "no overdue notice within a minute"
+        assert all(p.exists() for p in overdue)
+        assert ref in overdue[0].read_text()
+        engine.dispose()
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(30)
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+            if serve.stdout is not None:
+                output.append(serve.stdout.read())
+                serve.stdout.close()
+    assert serve.returncode == 0, "".join(output)
+    assert "Stopping" in "".join(output)

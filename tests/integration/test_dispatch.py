@@ -1,0 +1,193 @@
+"""The outbox dispatcher: recipients, retries, dead letters, exactly-once, no personal data."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from faker import Faker
+from sqlalchemy import insert, select
+
+from institutions.store import SqlDirectory
+from notifications.messages import LOCALES, TEMPLATES
+from notifications.senders import InMemoryEmailSender, Permanent, RetryLater
+from tests.conftest import FOCAL_CO
+from workflows import orm, services
+from workflows.dispatch import MAX_ATTEMPTS, dispatch
+from workflows.repository import SqlUnitOfWork
+from workflows.services import Services
+
+CONSOLE = "http://127.0.0.1:8501"
+ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
+
+
+def statuses(svc) -> dict[int, str]:
+    with svc.uow() as uow:
+        o = orm.outbox
+        return dict(uow.connection.execute(select(o.c.id, o.c.status)).all())
+
+
+def queue(svc, ref: str, template: str, count: int = 1, role: str = "lead") -> list[int]:
+    """Outbox rows as the engine writes them (direct insert: many rows, fast)."""
+    with svc.uow() as uow:
+        case = uow.cases.get(ref)
+        rows = [
+            dict(
+                case_id=case.id,
+                template=template,
+                role=role,
+                institution="test-lead",
+                task_key="characterise",
+                task_id=case.tasks[0].id,
+                status="pending",
+                created_at=svc.clock.now(),
+                next_attempt_at=svc.clock.now(),
+            )
+            for _ in range(count)
+        ]
+        ids = [
+            uow.connection.execute(insert(orm.outbox).values(**row)).inserted_primary_key[0]
+            for row in rows
+        ]
+        uow.commit()
+    return ids
+
+
+def test_messages_go_to_the_institutions_addresses_in_its_language(svc, test_protocol):
+    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    sender = InMemoryEmailSender()
+    report = dispatch(svc, sender, CONSOLE)
+    assert (report.claimed, report.sent, report.dead) == (1, 1, 0)
+    (email,) = sender.sent
+    assert email.to == ("lead@test.example.org",)
+    assert email.template == "task_assigned"
+    assert ref in email.subject
+    assert f"{CONSOLE}/?case={ref}" in email.text
+    assert "Caracterizar" in email.text  # the task's label in the institution's locale (es)
+    assert set(statuses(svc).values()) == {"sent"}
+    assert dispatch(svc, sender, CONSOLE).claimed == 0  # nothing is sent twice
+
+
+def test_no_email_in_any_template_or_language_carries_the_persons_data(svc, test_protocol):
+    fake = Faker(["es_CO"])
+    fake.seed_instance(7)
+    person = {
+        "given_name": f"Synth{fake.first_name()}",
+        "family_name": f"Synth{fake.last_name()}",
+        "document_number": f"SYN-{fake.numerify('#########')}",
+    }
+    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO, person=person)
+    sender = InMemoryEmailSender()
+    for locale in LOCALES:
+        with svc.uow() as uow:
+            lead = uow.directory.institution("test-lead")
+            SqlDirectory(uow.connection).upsert([replace(lead, locale=locale)])
+            uow.commit()
+        for template in TEMPLATES:
+            queue(svc, ref, template, role="manager" if template == "task_escalated" else "lead")
+        dispatch(svc, sender, CONSOLE, limit=1000)
+    assert {e.locale for e in sender.sent} == set(LOCALES)
+    assert {e.template for e in sender.sent} == set(TEMPLATES)
+    for email in sender.sent:
+        for value in person.values():
+            for part in (email.subject, email.text, email.html, " ".join(email.to)):
+                assert value not in part, (email.template, email.locale)
+
+
+def test_retries_back_off_429_waits_for_the_reset_and_4xx_is_a_dead_letter(svc, test_protocol):
+    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    dispatch(svc, InMemoryEmailSender(), CONSOLE)  # the assignment
+    rate, server, bad = queue(svc, ref, "task_reminder", 3)
+    reset = svc.clock.now() + timedelta(seconds=90)
+    sender = InMemoryEmailSender(
+        [
+            RetryLater("SendGrid 429", at=reset),
+            RetryLater("SendGrid 503"),
+            Permanent("SendGrid 400: bad address"),
+        ]
+    )
+    report = dispatch(svc, sender, CONSOLE)
+    assert (report.sent, report.retried, report.dead) == (0, 2, 1)
+    with svc.uow() as uow:
+        o = orm.outbox
+        rows = {
+            r.id: r
+            for r in uow.connection.execute(
+                select(o.c.id, o.c.status, o.c.attempts, o.c.next_attempt_at, o.c.last_error)
+            )
+        }
+    assert rows[rate].next_attempt_at == reset
+    assert rows[server].status == "pending"
+    assert svc.clock.now() < rows[server].next_attempt_at <= svc.clock.now() + timedelta(seconds=60)
+    assert (rows[bad].status, rows[bad].last_error) == ("dead", "SendGrid 400: bad address")
+    assert dispatch(svc, sender, CONSOLE).claimed == 0  # not due yet
+    svc.clock.advance(timedelta(seconds=91))
+    report = dispatch(svc, sender, CONSOLE)
+    assert (report.claimed, report.sent) == (2, 2)
+    assert statuses(svc)[bad] == "dead"
+
+
+def test_a_message_that_keeps_failing_ends_dead_lettered_with_the_reason(svc, test_protocol):
+    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    dispatch(svc, InMemoryEmailSender(), CONSOLE)
+    (row,) = queue(svc, ref, "task_overdue")
+    sender = InMemoryEmailSender(respond=lambda e: RetryLater("timed out"))
+    for _ in range(MAX_ATTEMPTS + 2):
+        dispatch(svc, sender, CONSOLE)
+        svc.clock.advance(timedelta(hours=2))
+    assert statuses(svc)[row] == "dead"
+    assert len(sender.attempts) == MAX_ATTEMPTS
+
+
+def test_an_institution_without_an_address_is_a_dead_letter_not_a_retry(svc, test_protocol):
+    services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    with svc.uow() as uow:
+        lead = uow.directory.institution("test-lead")
+        SqlDirectory(uow.connection).upsert([replace(lead, emails=())])
+        uow.commit()
+    report = dispatch(svc, InMemoryEmailSender(), CONSOLE)
+    assert report.dead == 1
+    assert "has no email address" in report.errors[0]
+
+
+def test_a_worker_that_died_mid_send_leaves_the_message_to_the_next_one(svc, test_protocol):
+    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    dispatch(svc, InMemoryEmailSender(), CONSOLE)
+    (row,) = queue(svc, ref, "task_reminder")
+    with svc.uow() as uow:  # claimed, then the worker vanished
+        uow.outbox.claim(svc.clock.now(), 10, "dead-worker", timedelta(minutes=5))
+        uow.commit()
+    assert dispatch(svc, InMemoryEmailSender(), CONSOLE).claimed == 0  # lease still running
+    svc.clock.advance(timedelta(minutes=6))
+    sender = InMemoryEmailSender()
+    assert dispatch(svc, sender, CONSOLE).sent == 1
+    assert statuses(svc)[row] == "sent"
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_two_dispatchers_drain_500_messages_each_exactly_once(svc, test_protocol, engine, workers):
+    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    ids = queue(svc, ref, "task_reminder", 500)
+    sender = InMemoryEmailSender()
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        own = Services(lambda: SqlUnitOfWork(engine), svc.clock, svc.catalog)
+        try:
+            while dispatch(own, sender, CONSOLE, limit=25).claimed:
+                pass
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drain) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    sent = [e.outbox_id for e in sender.sent]
+    assert len(sent) == len(set(sent))  # nobody sent twice
+    assert set(ids) <= set(sent)  # nothing lost
+    assert set(statuses(svc).values()) == {"sent"}
