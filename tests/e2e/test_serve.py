@@ -94,3 +94,50 @@ def test_serve_sends_the_overdue_notice_and_stops_cleanly(tmp_path):
                 serve.stdout.close()
     assert serve.returncode == 0, "".join(output)
     assert "Stopping" in "".join(output)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_when_one_part_dies_serve_stops_the_others_and_fails(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "RUTA_HOME": str(home)}
+    for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
+        env.pop(key, None)
+    subprocess.run([sys.executable, "-m", "ruta", "init"], env=env, check=True, cwd=ROOT)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "ruta", "serve", "--port", str(free_port())],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert serve.stdout is not None
+    output: list[str] = []
+    try:
+        for line in serve.stdout:
+            output.append(line)
+            if "Ready." in line:
+                break
+        children = _children(serve.pid)
+        workers = [c for c in children if b"worker" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(workers) == 1, "".join(output)
+        os.kill(workers[0], signal.SIGKILL)
+        serve.wait(60)
+        output.append(serve.stdout.read())
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        serve.stdout.close()
+    assert serve.returncode == 1
+    assert "worker stopped" in "".join(output)
+    for child in children:  # the server and the console were stopped too
+        assert (
+            not Path(f"/proc/{child}").exists()
+            or "zombie" in Path(f"/proc/{child}/status").read_text()
+        )

@@ -13,7 +13,9 @@ from sqlalchemy import insert, select
 from institutions.store import SqlDirectory
 from notifications.messages import LOCALES, TEMPLATES
 from notifications.senders import InMemoryEmailSender, Permanent, RetryLater
+from notifications.sendgrid_sender import SendGridEmailSender
 from tests.conftest import FOCAL_CO
+from tests.fakes import FakeSendGrid, Reply
 from workflows import orm, services
 from workflows.dispatch import MAX_ATTEMPTS, dispatch
 from workflows.repository import SqlUnitOfWork
@@ -191,3 +193,35 @@ def test_two_dispatchers_drain_500_messages_each_exactly_once(svc, test_protocol
     assert len(sent) == len(set(sent))  # nobody sent twice
     assert set(ids) <= set(sent)  # nothing lost
     assert set(statuses(svc).values()) == {"sent"}
+
+
+def test_through_sendgrid_every_message_ends_sent_once_or_dead_and_none_is_lost(svc, test_protocol):
+    """The real SendGrid sender against a local fake API answering 202, 429, 500 and 400."""
+    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    dispatch(svc, InMemoryEmailSender(), CONSOLE)  # the assignment, out of the way
+    ids = queue(svc, ref, "task_reminder", 4)
+    reset = int((svc.clock.now() + timedelta(seconds=30)).timestamp())
+    with FakeSendGrid() as api:
+        api.replies.extend(
+            [
+                Reply(202, {"X-Message-Id": "sg-1"}),
+                Reply(429, {"X-RateLimit-Reset": str(reset)}),
+                Reply(500),
+                Reply(400, body=b'{"errors":[{"message":"invalid email"}]}'),
+            ]
+        )
+        sender = SendGridEmailSender("SG.fake", "ruta@example.org", api.url, timeout=2.0)
+        for _ in range(6):  # keep dispatching as time passes until nothing is left to try
+            dispatch(svc, sender, CONSOLE)
+            svc.clock.advance(timedelta(minutes=2))
+        accepted = [
+            r.body["custom_args"]["outbox_id"]
+            for r, reply_ok in zip(
+                api.requests, [True, False, False, False, True, True], strict=True
+            )
+            if reply_ok
+        ]
+    final = statuses(svc)
+    assert [final[i] for i in ids] == ["sent", "sent", "sent", "dead"]
+    assert sorted(accepted) == sorted(str(i) for i in ids[:3])  # each accepted exactly once
+    assert len(api.requests) == 6  # 4 first tries + the 429 and the 500 retried once each
