@@ -8,11 +8,14 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
     Text,
 )
+
+from institutions.sqltypes import UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -22,6 +25,8 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+UtcStamp = UtcDateTime()
 
 institutions = Table(
     "institutions",
@@ -54,4 +59,6 @@ users = Table(
     Column("active", Boolean, nullable=False),
     Column("email", String(200)),  # where escalations to managers go
     Column("password_hash", String(200)),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UtcStamp),
 )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from institutions import orm
 from institutions.directory import rank
@@ -108,6 +109,24 @@ class SqlDirectory:
         found = [user for name in names if (user := self.user(name)) is not None]
         return [user for user in found if country in user.countries]
 
+    def credentials(self, username: str) -> tuple[str | None, int, datetime | None] | None:
+        """(password hash, failed sign-ins in a row, locked until) of a user."""
+        u = orm.users
+        row = self._conn.execute(
+            select(u.c.password_hash, u.c.failed_logins, u.c.locked_until).where(
+                u.c.username == username
+            )
+        ).first()
+        return None if row is None else (row[0], int(row[1]), row[2])
+
+    def user_by_email(self, email: str) -> User | None:
+        """The user with this work address (single sign-on maps identities through it)."""
+        u = orm.users
+        name = self._conn.execute(
+            select(u.c.username).where(func.lower(u.c.email) == email.lower())
+        ).scalar()
+        return self.user(name) if name else None
+
     # --- writing -----------------------------------------------------------------------
 
     def upsert(self, institutions: Iterable[Institution]) -> int:
@@ -161,3 +180,19 @@ class SqlDirectory:
             self._conn.execute(update(u).where(u.c.username == user.username).values(**row))
         else:
             self._conn.execute(insert(u).values(username=user.username, **row))
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        u = orm.users
+        self._conn.execute(
+            update(u)
+            .where(u.c.username == username)
+            .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+        )
+
+    def record_sign_in(self, username: str, failures: int, locked_until: datetime | None) -> None:
+        u = orm.users
+        self._conn.execute(
+            update(u)
+            .where(u.c.username == username)
+            .values(failed_logins=failures, locked_until=locked_until)
+        )

@@ -1,49 +1,121 @@
-"""The console entry point. Until the console issue lands: where the system stands.
+"""The console: sign-in, then a menu of the pages the user's role may open.
 
-Counts only; no case, no person, no sign-in needed. `ruta serve` starts it.
+Authorisation is enforced again by every use case in the service layer; the menu only
+spares people pages they could not use.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
-from sqlalchemy import func, select
 
-from ruta import bootstrap
-from workflows import orm
-from workflows.domain import OPEN_TASK_STATUSES
+from institutions.accounts import SignInRefused, authenticate
+from ui import deps, i18n
+from ui.deps import _
 
-st.set_page_config(page_title="Ruta", layout="centered")
-st.title("Ruta")
-st.caption("Estado del sistema · Estado do sistema · System status")
+PAGES = Path(__file__).parent / "pages"
+MENU = {  # role -> pages, the first is where they land
+    "focal_point": ["cases", "inbox", "protocols"],
+    "officer": ["inbox", "protocols"],
+    "manager": ["compliance", "protocols"],
+    "admin": ["institutions", "protocols"],
+}
+
+st.set_page_config(page_title="Ruta", layout="wide")
 
 
-@st.cache_resource
-def _engine():  # type: ignore[no-untyped-def]
-    return bootstrap.engine()
+def sign_in() -> None:
+    st.title("Ruta")
+    st.caption(_("Referral protocols for survivors of trafficking"))
+    with st.form("sign_in"):
+        username = st.text_input(_("User name"), key="sign_in_user")
+        password = st.text_input(_("Password"), type="password", key="sign_in_password")
+        submitted = st.form_submit_button(_("Sign in"))
+    if submitted:
+        svc = deps.services()
+        refused: SignInRefused | None = None
+        with svc.uow() as uow:
+            try:
+                user = authenticate(uow.directory, username.strip(), password, svc.clock.now())
+            except SignInRefused as exc:
+                refused = exc
+            uow.commit()  # a failure is counted (lockout) even though sign-in is refused
+        if refused is not None:
+            st.error(_(str(refused)) if "locked until" not in str(refused) else str(refused))
+            return
+        st.session_state["user"] = user
+        st.session_state["last_seen"] = svc.clock.now()
+        st.rerun()
+    if sso_configured():  # single sign-on (OIDC) when the deployment configures it
+        st.divider()
+        if st.button(_("Sign in with your organisation's account")):
+            st.login()
 
 
-with _engine().connect() as conn:
-    t, o = orm.tasks, orm.outbox
-    cases = conn.execute(select(func.count()).select_from(orm.cases)).scalar_one()
-    open_tasks = conn.execute(
-        select(func.count()).select_from(t).where(t.c.status.in_(OPEN_TASK_STATUSES))
-    ).scalar_one()
-    overdue = conn.execute(
-        select(func.count())
-        .select_from(t)
-        .where(t.c.status.in_(OPEN_TASK_STATUSES), t.c.overdue_at.is_not(None))
-    ).scalar_one()
-    outbox = {
-        status: int(n)
-        for status, n in conn.execute(select(o.c.status, func.count()).group_by(o.c.status))
-    }
+def sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets.toml: local accounts only
+        return False
 
-left, middle, right = st.columns(3)
-left.metric("Casos", cases)
-middle.metric("Tareas abiertas", open_tasks)
-right.metric("Tareas vencidas", overdue)
-st.subheader("Correo saliente")
-a, b, c = st.columns(3)
-a.metric("Pendientes", outbox.get("pending", 0) + outbox.get("sending", 0))
-b.metric("Enviados", outbox.get("sent", 0))
-c.metric("Sin entregar", outbox.get("dead", 0))
+
+def single_sign_on() -> None:
+    """Map a signed-in OIDC identity to a Ruta user by work address."""
+    if deps.user() is not None or not getattr(st.user, "is_logged_in", False):
+        return
+    email = str(getattr(st.user, "email", "") or "")
+    svc = deps.services()
+    with svc.uow() as uow:
+        found = uow.directory.user_by_email(email) if email else None
+    if found is None or not found.active:
+        st.error(_("Your account is not registered in Ruta; ask your administrator."))
+        st.stop()
+    st.session_state["user"] = found
+    st.session_state["last_seen"] = svc.clock.now()
+
+
+def sidebar() -> None:
+    user = deps.user()
+    assert user is not None
+    with st.sidebar:
+        st.markdown(f"**{user.username}**")
+        st.caption(f"{_(user.role.replace('_', ' ').capitalize())} · {user.institution}")
+        current = deps.locale()
+        chosen = st.selectbox(
+            _("Language"),
+            i18n.LOCALES,
+            index=i18n.LOCALES.index(current),
+            format_func=lambda code: i18n.LOCALE_NAMES[code],
+            key="language",
+        )
+        if chosen != current:
+            st.session_state["locale"] = chosen
+            st.rerun()
+        if st.button(_("Sign out")):
+            deps.sign_out()
+            st.rerun()
+
+
+TITLES = {
+    "cases": "Cases",
+    "inbox": "Inbox",
+    "compliance": "Compliance",
+    "protocols": "Protocols",
+    "institutions": "Institutions",
+}
+
+single_sign_on()
+if deps.user() is None:
+    if st.session_state.pop("signed_out_idle", False):
+        st.info(_("You were signed out after 30 minutes without activity."))
+    sign_in()
+    st.stop()
+deps.actor()  # the idle timeout; every page checks it again
+sidebar()
+role = deps.user().role  # type: ignore[union-attr]
+pages = [
+    st.Page(str(PAGES / f"{name}.py"), title=_(TITLES[name]), url_path=name, default=(i == 0))
+    for i, name in enumerate(MENU.get(role, ["protocols"]))
+]
+st.navigation(pages).run()

@@ -23,3 +23,8 @@ class SimulatedClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SimulatedClock:
+        """There is one time: copies of what holds the clock (Streamlit's AppTest deep-copies
+        session state) share it, so moving it moves it for everyone."""
+        return self

@@ -164,6 +164,7 @@ class Case:
     version: int
     id: CaseId | None = None
     closed_at: datetime | None = None
+    lead_institution: str | None = None  # the focal point's institution (list filters)
     tracks: dict[str, TrackState] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)
@@ -177,6 +178,7 @@ class Case:
     new_approvals: list[Approval] = field(default_factory=list)
     new_links: list[CaseLink] = field(default_factory=list)
     attributes_dirty: bool = False
+    lead_dirty: bool = False
 
     @property
     def is_closed(self) -> bool:

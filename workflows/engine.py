@@ -89,6 +89,7 @@ class Engine:
             version=self.loaded.protocol.version,
             protocol_hash=self.loaded.content_hash,
         )
+        self.case.lead_institution, self.case.lead_dirty = self.lead_institution(), True
         if personal_fields:  # the names of the fields only; the values stay in `persons`
             self.case.record("personal_data_recorded", self.now, self.who, fields=personal_fields)
         self.open_ready_tracks()

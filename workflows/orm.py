@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,8 +15,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+
+from institutions.sqltypes import UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -30,27 +26,6 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every database (SQLite would hand back naive ones)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 Stamp = UtcDateTime()
@@ -86,11 +61,13 @@ cases = Table(
     ),
     Column("country", String(2), nullable=False),
     Column("jurisdiction", String(16), nullable=False),
+    Column("lead_institution", String(64)),  # the focal point's institution for this case
     Column("attributes", JSON, nullable=False),
     Column("opened_at", Stamp, nullable=False),
     Column("closed_at", Stamp),
     Column("version", Integer, nullable=False),
     Index("ix_cases_country_opened", "country", "opened_at"),
+    Index("ix_cases_lead_institution", "lead_institution"),
 )
 
 # Names, documents, contacts, addresses, narratives: only here, keyed by case.

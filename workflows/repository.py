@@ -118,6 +118,7 @@ class SqlCaseRepository:
             version=row.version,
             id=cid,
             closed_at=row.closed_at,
+            lead_institution=row.lead_institution,
         )
         for r in self._rows(orm.tracks, cid):
             case.tracks[r.track] = TrackState(r.track, r.state, r.opened_at, r.entered_at)
@@ -227,6 +228,9 @@ class SqlCaseRepository:
         values: dict[str, Any] = {}
         if case.attributes_dirty:
             values["attributes"] = case.attributes
+            values["jurisdiction"] = str(case.attributes.get("jurisdiction", case.country))
+        if case.lead_dirty:
+            values["lead_institution"] = case.lead_institution
         if case.closed_at is not None:
             values["closed_at"] = case.closed_at
         if values:
@@ -304,7 +308,7 @@ class SqlCaseRepository:
         case.new_links.clear()
         case.new_events.clear()
         case.new_notifications.clear()
-        case.attributes_dirty = False
+        case.attributes_dirty = case.lead_dirty = False
 
     def _save_task(self, cid: int, task: Task) -> None:
         row = dict(

@@ -283,6 +283,8 @@ def set_attributes(
         clean = check_attributes(e.loaded, values, opening=False)
         e.case.attributes.update(clean)
         e.case.attributes_dirty = True
+        if "jurisdiction" in clean:  # the focal point's institution may change with the place
+            e.case.lead_institution, e.case.lead_dirty = e.lead_institution(), True
         e.case.record("attributes_changed", e.now, e.who, changed=sorted(clean), **clean)
         e.open_ready_tracks()
 

@@ -1,0 +1,82 @@
+"""What every page needs: the services, the signed-in actor, the language, formatting.
+
+Tests put their own `Services` into `st.session_state["services"]` before the first run;
+otherwise the real ones are built once per process from the settings (ruta/bootstrap.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from institutions.domain import User
+from ruta import bootstrap
+from ui import i18n
+from workflows.access import Actor
+from workflows.services import Services
+
+IDLE_TIMEOUT = timedelta(minutes=30)
+TIMEZONES = {"CO": "America/Bogota", "PE": "America/Lima", "EC": "America/Guayaquil"}
+
+
+@st.cache_resource
+def _real_services() -> Services:
+    return bootstrap.services()
+
+
+def services() -> Services:
+    injected = st.session_state.get("services")
+    return injected if isinstance(injected, Services) else _real_services()
+
+
+def user() -> User | None:
+    found = st.session_state.get("user")
+    return found if isinstance(found, User) else None
+
+
+def actor() -> Actor:
+    """The signed-in user as an actor. Every page starts here: nobody signed in, or idle
+    for 30 minutes, and the page stops (the menu then offers the sign-in form)."""
+    current = user()
+    if current is None:
+        st.info(_("Please sign in."))
+        st.stop()
+    moment = now()
+    last = st.session_state.get("last_seen")
+    if last is not None and moment - last > IDLE_TIMEOUT:
+        sign_out()
+        st.session_state["signed_out_idle"] = True
+        st.info(_("You were signed out after 30 minutes without activity."))
+        st.stop()
+    st.session_state["last_seen"] = moment
+    return Actor.of(current)
+
+
+def sign_out() -> None:
+    for key in ("user", "last_seen"):
+        st.session_state.pop(key, None)
+    if getattr(st.user, "is_logged_in", False):
+        st.logout()
+
+
+def locale() -> str:
+    chosen = st.session_state.get("locale", "es")
+    return chosen if chosen in i18n.LOCALES else "es"
+
+
+def _(message: str) -> str:
+    """Translate a console message into the user's language."""
+    return i18n.gettext(locale(), message)
+
+
+def when(value: datetime | None, timezone: str = "UTC") -> str:
+    return i18n.when(value, locale(), timezone)
+
+
+def zone(country: str) -> str:
+    return TIMEZONES.get(country, "UTC")
+
+
+def now() -> datetime:
+    return services().clock.now()

@@ -1,0 +1,61 @@
+"""Console translations: gettext catalogues (Babel), compiled in memory from the .po files.
+
+Message ids are English; `ui/locales/<locale>/LC_MESSAGES/messages.po` holds es, pt and en.
+`make i18n` (pybabel extract + update) refreshes them after strings change; a test checks
+that every message has a translation in every locale.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+from babel.support import NullTranslations, Translations
+
+LOCALES = ("es", "pt", "en")
+LOCALE_NAMES = {"es": "Español", "pt": "Português", "en": "English"}
+CATALOGUES = Path(__file__).parent / "locales"
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    po = CATALOGUES / locale / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return NullTranslations()
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+def gettext(locale: str, message: str) -> str:
+    return str(translations(locale).gettext(message))
+
+
+def when(value: datetime | None, locale: str, timezone: str = "UTC") -> str:
+    if value is None:
+        return "—"
+    return str(format_datetime(value, "medium", tzinfo=ZoneInfo(timezone), locale=locale))
+
+
+def day(value: date | datetime | None, locale: str) -> str:
+    if value is None:
+        return "—"
+    return str(format_date(value, "medium", locale=locale))
+
+
+def number(value: float | int, locale: str) -> str:
+    return str(format_decimal(value, locale=locale))
+
+
+def percent(value: float | None, locale: str) -> str:
+    return "—" if value is None else str(format_percent(value, locale=locale))
