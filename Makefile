@@ -5,19 +5,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APP_PACKAGES := protocols institutions workflows notifications ruta
 
-.PHONY: install run test lint typecheck unit clean
+.PHONY: install run test lint typecheck unit clean i18n
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@# browser tests drive Debian's chromium with Playwright (no `playwright install`)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $(STAMP)
 
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/ruta init
-	$(BIN)/ruta status
+	$(BIN)/ruta demo --if-empty
+	$(BIN)/ruta serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,3 +36,15 @@ test: lint typecheck unit
 
 clean:
 	rm -rf $(VENV) ruta-data .mypy_cache .pytest_cache .ruff_cache
+
+# Refresh the console's translation catalogues after changing strings in ui/ (then translate
+# the new entries in ui/locales/{es,pt,en}/LC_MESSAGES/messages.po).
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ --no-location --sort-output -o ui/locales/messages.pot .
+	for l in es pt en; do \
+	  if [ -f ui/locales/$$l/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update -i ui/locales/messages.pot -d ui/locales -l $$l --no-fuzzy-matching; \
+	  else \
+	    $(BIN)/pybabel init -i ui/locales/messages.pot -d ui/locales -l $$l; \
+	  fi; \
+	done

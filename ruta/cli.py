@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from institutions.accounts import hash_password
 from institutions.domain import USER_ROLES, User
 from institutions.errors import UnknownInstitution
 from institutions.store import SqlDirectory
@@ -256,6 +258,41 @@ def scenario_run(
 
 
 @app.command()
+def demo(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing (exit 0) if there are cases already")
+    ] = False,
+) -> None:
+    """Load synthetic demo cases (CO, PE, EC) and one demo user per role."""
+    cfg = bootstrap.settings()
+    engine = bootstrap.engine(cfg)
+    with engine.connect() as conn:
+        cases = conn.execute(select(func.count()).select_from(orm.cases)).scalar_one()
+    saved = cfg.home / "demo-users.txt"
+    if cases and if_empty:
+        _say(f"The database already has {cases} case(s); no demo data loaded.")
+        if saved.exists():
+            _say(f"Demo sign-ins ({saved}):")
+            for line in saved.read_text(encoding="utf-8").splitlines():
+                name, _tab, password = line.partition("\t")
+                _say(f"  {name:<14} {password}")
+        return
+    if cases:
+        raise _fail(
+            f"The database already has {cases} case(s); the demo loads only into an empty one "
+            f"(a fresh RUTA_HOME). Demo sign-ins, if loaded before: {cfg.home / 'demo-users.txt'}",
+            code=1,
+        )
+    from ruta.demo import load_demo
+
+    result = load_demo(engine, bootstrap.registry(cfg), cfg.home)
+    _say(f"Demo: {result.cases} synthetic cases in Colombia, Peru and Ecuador.")
+    _say("Demo sign-ins (also in " + str(result.credentials) + "):")
+    for name, password in result.users.items():
+        _say(f"  {name:<14} {password}")
+
+
+@app.command()
 def sweep() -> None:
     """Run one deadline sweep: reminders, overdue marks, escalations, deadline expiries."""
     report = services.sweep(bootstrap.services())
@@ -314,6 +351,12 @@ def users_add(
     email: Annotated[
         str | None, typer.Option(help="Work address (managers receive escalations there)")
     ] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Ask for a password (local sign-in)")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
 ) -> None:
     """Add or update a user. Focal points and managers need at least one --country."""
     if role not in USER_ROLES:
@@ -331,9 +374,18 @@ def users_add(
     if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
         raise _fail(f"{email!r} is not an email address.")
     user = User(username, institution, role, countries, email=email)  # type: ignore[arg-type]
+    secret: str | None = None
+    if password_stdin:
+        secret = sys.stdin.readline().rstrip("\n")
+    elif password:
+        secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        password_hash = hash_password(secret) if secret is not None else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     try:
         with bootstrap.engine().begin() as conn:
-            SqlDirectory(conn).save_user(user)
+            SqlDirectory(conn).save_user(user, password_hash=password_hash)
     except UnknownInstitution as exc:
         raise _fail(str(exc)) from None
     scope = ", ".join(sorted(countries)) or "-"

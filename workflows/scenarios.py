@@ -81,7 +81,15 @@ def run_file(path: str, registry: Registry, make_services: MakeServices) -> Scen
     return run(doc, registry, make_services)
 
 
-def run(doc: YamlDocument, registry: Registry, make_services: MakeServices) -> ScenarioResult:
+def run(
+    doc: YamlDocument,
+    registry: Registry,
+    make_services: MakeServices,
+    person: Callable[[], dict[str, str]] | None = None,
+    steps: int | None = None,
+) -> ScenarioResult:
+    """Run a scenario; `person` gives the case a (synthetic) person record, `steps` stops
+    after that many steps (the demo leaves cases half-way)."""
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise ProtocolFileError(doc.name, [doc.problem((), "a scenario needs `steps:` (a list)")])
@@ -103,9 +111,9 @@ def run(doc: YamlDocument, registry: Registry, make_services: MakeServices) -> S
         svc = make_services(clock, [str(i) for i in inactive])
     except LookupError as exc:
         raise ProtocolFileError(doc.name, [doc.problem(("inactive",), str(exc))]) from None
-    runner = _Runner(svc, clock, loaded, dict(data["case"]))
+    runner = _Runner(svc, clock, loaded, dict(data["case"]), person)
     results: list[StepResult] = []
-    for i, step in enumerate(data["steps"]):
+    for i, step in enumerate(data["steps"][:steps]):
         if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
             line = doc.line(("steps", i))
             raise ProtocolFileError(
@@ -143,8 +151,14 @@ def _wait(value: Any) -> timedelta:
 
 class _Runner:
     def __init__(
-        self, svc: Services, clock: SimulatedClock, loaded: Any, attributes: dict[str, Any]
+        self,
+        svc: Services,
+        clock: SimulatedClock,
+        loaded: Any,
+        attributes: dict[str, Any],
+        person: Callable[[], dict[str, str]] | None = None,
     ) -> None:
+        self.person = person
         self.svc, self.clock, self.loaded, self.attributes = svc, clock, loaded, attributes
         self.ref: str | None = None
         self.outbox_seen = 0
@@ -203,7 +217,8 @@ class _Runner:
         svc = self.svc
         fp = self.focal_point
         if kind == "open":
-            self.ref = services.open_case(svc, self.loaded, self.attributes, fp)
+            record = self.person() if self.person else None
+            self.ref = services.open_case(svc, self.loaded, self.attributes, fp, person=record)
         elif kind == "wait":
             self.clock.advance(_wait(a))
         elif kind == "sweep":
