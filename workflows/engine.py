@@ -34,7 +34,7 @@ from workflows.errors import (
 )
 from workflows.guards import GuardContext, covering_conditions, holds
 from workflows.handoff import handoff_task
-from workflows.ladder import Rung, overdue_index, rungs
+from workflows.ladder import Rung, climb, overdue_index, rungs
 from workflows.lifecycle import TaskMoves
 from workflows.machine import next_state, track_machine
 from workflows.ports import Catalog
@@ -425,76 +425,6 @@ class Engine:
         task.next_action_at = ladder[task.ladder_step].at if due else None
         task.dirty = True
 
-    def _climb(self, task: Task) -> int:
-        """Do every rung of the task that is due now; return how many."""
-        ladder, done = self.ladder(task), 0
-        while task.is_open and task.ladder_step < len(ladder):
-            rung = ladder[task.ladder_step]
-            if rung.at > self.now:
-                break
-            task.ladder_step += 1
-            done += 1
-            if rung.kind == "remind" and task.due_at > self.now:  # a late sweep skips it
-                self._remind(task)
-            elif rung.kind == "overdue":
-                self._overdue(task)
-            elif rung.kind == "escalate":
-                self._escalate(task, rung)
-        self.schedule(task)
-        return done
-
-    def _remind(self, task: Task) -> None:
-        self.case.record(
-            "task_reminded",
-            self.now,
-            self.who,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
-            due_at=task.due_at.isoformat(),
-        )
-        self.notify("task_reminder", task.role, task.institution, task.key, task)
-
-    def _overdue(self, task: Task) -> None:
-        task.overdue_at, task.dirty = self.now, True
-        self.case.record(
-            "task_overdue",
-            self.now,
-            self.who,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
-            due_at=task.due_at.isoformat(),
-        )
-        notify = self.loaded.protocol.escalation.overdue_notify
-        if "assignee" in notify:
-            self.notify("task_overdue", task.role, task.institution, task.key, task)
-        if "case_lead" in notify:
-            lead = self.loaded.protocol.case_lead
-            self.notify("task_overdue", lead, self.lead_institution(), task.key, task)
-        spec = self.loaded.protocol.task_spec(task.key)[2]
-        if spec.due.on_expiry and not self.case.is_closed:
-            self.try_fire(task.track, spec.due.on_expiry, cause=f"overdue:{task.key}")
-
-    def _escalate(self, task: Task, rung: Rung) -> None:
-        """Escalate to a role (its institution for this case) or to the country's managers."""
-        role = rung.role or self.loaded.protocol.coordinator
-        target = self.loaded.protocol.coordinator if role == "manager" else role
-        found = self.route(target)
-        assert found is not None
-        self.case.record(
-            "task_escalated",
-            self.now,
-            self.who,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
-            level=rung.level,
-            to=role,
-            institution=found.institution,
-        )
-        self.notify("task_escalated", role, found.institution, task.key, task, rung.level)
-
     # --- the sweep ------------------------------------------------------------------
 
     def sweep(self) -> int:
@@ -503,7 +433,7 @@ class Engine:
         for task in list(self.case.open_tasks()):
             if task.next_action_at is None or task.next_action_at > self.now:
                 continue
-            handled += self._climb(task)
+            handled += climb(self, task)
         for d in list(self.case.deadlines):
             if d.status != "running" or d.next_action_at is None or d.next_action_at > self.now:
                 continue
