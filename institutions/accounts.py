@@ -22,7 +22,11 @@ _HASHER = PasswordHasher()
 
 
 class SignInRefused(DirectoryError):
-    """Wrong name or password, a locked or deactivated account."""
+    """Wrong name or password (`wrong`), a `locked` or `deactivated` account."""
+
+    def __init__(self, message: str, code: str = "wrong") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def hash_password(password: str) -> str:
@@ -42,7 +46,8 @@ def authenticate(store: SqlDirectory, username: str, password: str, now: datetim
     password_hash, failures, locked_until = record
     if locked_until is not None and locked_until > now:
         raise SignInRefused(
-            f"Too many failed attempts: the account is locked until {locked_until:%H:%M} UTC."
+            f"Too many failed attempts: the account is locked until {locked_until:%H:%M} UTC.",
+            "locked",
         )
     try:
         if password_hash is None:
@@ -55,11 +60,12 @@ def authenticate(store: SqlDirectory, username: str, password: str, now: datetim
         if lock:
             raise SignInRefused(
                 f"Too many failed attempts: the account is locked for "
-                f"{int(LOCKOUT.total_seconds() // 60)} minutes."
+                f"{int(LOCKOUT.total_seconds() // 60)} minutes.",
+                "locked",
             ) from None
         raise refused from None
     if not user.active:
-        raise SignInRefused("This account is deactivated; ask your administrator.")
+        raise SignInRefused("This account is deactivated; ask your administrator.", "deactivated")
     store.record_sign_in(username, failures=0, locked_until=None)
     if _HASHER.check_needs_rehash(password_hash):
         store.set_password(username, _HASHER.hash(password))

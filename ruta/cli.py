@@ -227,7 +227,7 @@ def protocols_diagram(
     if track is not None and track not in names:
         raise _fail(f"{protocol_id} has no track {track!r}; tracks: {', '.join(names)}.")
     for name in [track] if track else names:
-        _say(draw(loaded, name, "mermaid" if fmt == "mermaid" else "dot"))
+        _say(draw(loaded, name, "mermaid" if fmt == "mermaid" else "dot", conditions=True))
 
 
 @scenario_app.command("run")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from faker import Faker
@@ -40,6 +41,7 @@ DEMO_USERS = (
     User("mg.regional", "co-comite-interinstitucional", "manager", frozenset({"CO", "PE", "EC"})),
     User("ad.ruta", "co-mininterior-coat", "admin", frozenset({"CO", "PE", "EC"})),
 )
+PAST = timedelta(days=-365)  # scenarios are dated 2026; replayed a year earlier they are history
 FRESH = (  # cases opened today, so inboxes have work that is not yet late
     ("CO-TRATA", {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}),
     ("CO-TRATA", {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "EC"}),
@@ -86,7 +88,8 @@ def load_demo(engine: Engine, registry: Registry, home: Path) -> DemoResult:
         doc = YamlDocument.read(path)
         total = len(doc.data["steps"])
         for share in (0.35, 0.7, 1.0):
-            run(doc, registry, on_demo_db, person=people, steps=max(1, int(total * share)))
+            stop = max(1, int(total * share))
+            run(doc, registry, on_demo_db, person=people, steps=stop, shift=PAST)
             count += 1
     today = Services(lambda: SqlUnitOfWork(engine), SystemClock(), registry)
     for protocol_id, attributes in FRESH:

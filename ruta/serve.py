@@ -65,8 +65,14 @@ def wait_until_healthy(child: Child, timeout: float) -> None:
     raise RuntimeError(f"{child.name} did not answer {child.health} within {timeout:.0f} s")
 
 
-def start(name: str, args: list[str], env: dict[str, str], url: str, health: str) -> Child:
-    process = subprocess.Popen(args, env=env, start_new_session=True)
+def start(
+    name: str, args: list[str], env: dict[str, str], url: str, health: str, log: Path
+) -> Child:
+    """Start a child with its output in its own log file (the terminal stays readable)."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            args, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+        )
     return Child(name, url, health, process)
 
 
@@ -89,6 +95,8 @@ def serve(cfg: Settings, say: Callable[[str], None], console_port: int = 8501) -
     home = cfg.home.resolve()
     prefect_home = home / "prefect"
     prefect_home.mkdir(parents=True, exist_ok=True)
+    logs = home / "logs"
+    logs.mkdir(exist_ok=True)
     env = {**os.environ, **QUIET_PREFECT, "PREFECT_HOME": str(prefect_home)}
     children: list[Child] = []
     stopping = False
@@ -116,6 +124,7 @@ def serve(cfg: Settings, say: Callable[[str], None], console_port: int = 8501) -
                 server_env,
                 f"http://127.0.0.1:{port}",
                 f"http://127.0.0.1:{port}/api/health",
+                logs / "prefect-server.log",
             )
             children.append(server)
             wait_until_healthy(server, 120)
@@ -134,6 +143,7 @@ def serve(cfg: Settings, say: Callable[[str], None], console_port: int = 8501) -
             worker_env,
             "deadline-sweep, outbox-dispatch, compliance-snapshot",
             f"http://127.0.0.1:{runner_port}/health",
+            logs / "worker.log",
         )
         children.append(worker)
         wait_until_healthy(worker, 120)
@@ -144,27 +154,33 @@ def serve(cfg: Settings, say: Callable[[str], None], console_port: int = 8501) -
                     sys.executable, "-m", "streamlit", "run", str(UI_APP),
                     "--server.address", "127.0.0.1", "--server.port", str(console_port),
                     "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                    "--client.toolbarMode", "minimal",
                 ],
                 env,
                 f"http://127.0.0.1:{console_port}",
                 f"http://127.0.0.1:{console_port}/_stcore/health",
+                logs / "console.log",
             )  # fmt: skip
             children.append(console)
             wait_until_healthy(console, 60)
         say(f"Prefect API: {api}")
         for child in children:
             say(f"{child.name}: {child.url}")
+        say(f"Logs: {logs}")
         say("Ready. Ctrl-C stops everything.")
         while not stopping:
             for child in children:
                 if child.process.poll() is not None:
-                    say(f"{child.name} stopped (status {child.process.returncode}); stopping all.")
+                    say(
+                        f"{child.name} stopped (status {child.process.returncode}); stopping "
+                        f"all. See {logs}."
+                    )
                     return 1
             time.sleep(0.5)
         say("Stopping ...")
         return 0
     except RuntimeError as exc:
-        say(f"Cannot start: {exc}")
+        say(f"Cannot start: {exc}. See the logs in {logs}.")
         return 1
     finally:
         stop(children)

@@ -42,7 +42,13 @@ def sign_in() -> None:
                 refused = exc
             uow.commit()  # a failure is counted (lockout) even though sign-in is refused
         if refused is not None:
-            st.error(_(str(refused)) if "locked until" not in str(refused) else str(refused))
+            st.error(
+                {
+                    "wrong": _("Wrong user name or password."),
+                    "locked": _("Too many failed attempts: the account is locked for 15 minutes."),
+                    "deactivated": _("This account is deactivated; ask your administrator."),
+                }[refused.code]
+            )
             return
         st.session_state["user"] = user
         st.session_state["last_seen"] = svc.clock.now()
@@ -75,12 +81,28 @@ def single_sign_on() -> None:
     st.session_state["last_seen"] = svc.clock.now()
 
 
+def role_names() -> dict[str, str]:
+    return {
+        "focal_point": _("Focal point"),
+        "officer": _("Institution officer"),
+        "manager": _("Manager"),
+        "admin": _("Administrator"),
+    }
+
+
+@st.cache_data(ttl=600)
+def institution_name(institution_id: str) -> str:
+    with deps.services().uow() as uow:
+        found = uow.directory.institution(institution_id)
+    return found.name if found else institution_id
+
+
 def sidebar() -> None:
     user = deps.user()
     assert user is not None
     with st.sidebar:
         st.markdown(f"**{user.username}**")
-        st.caption(f"{_(user.role.replace('_', ' ').capitalize())} · {user.institution}")
+        st.caption(f"{role_names()[user.role]} · {institution_name(user.institution)}")
         current = deps.locale()
         chosen = st.selectbox(
             _("Language"),
@@ -92,30 +114,37 @@ def sidebar() -> None:
         if chosen != current:
             st.session_state["locale"] = chosen
             st.rerun()
-        if st.button(_("Sign out")):
+        if st.button(_("Sign out"), key="sign_out"):
             deps.sign_out()
             st.rerun()
 
 
-TITLES = {
-    "cases": "Cases",
-    "inbox": "Inbox",
-    "compliance": "Compliance",
-    "protocols": "Protocols",
-    "institutions": "Institutions",
-}
+def titles() -> dict[str, str]:
+    return {
+        "cases": _("Cases"),
+        "inbox": _("Inbox"),
+        "compliance": _("Compliance"),
+        "protocols": _("Protocols"),
+        "institutions": _("Institutions"),
+    }
 
-single_sign_on()
-if deps.user() is None:
+
+def signed_out_page() -> None:
     if st.session_state.pop("signed_out_idle", False):
         st.info(_("You were signed out after 30 minutes without activity."))
     sign_in()
+
+
+single_sign_on()
+if deps.user() is None:
+    # a navigation of its own, so Streamlit never lists the page files to a signed-out visitor
+    st.navigation([st.Page(signed_out_page, title="Ruta")], position="hidden").run()
     st.stop()
 deps.actor()  # the idle timeout; every page checks it again
 sidebar()
 role = deps.user().role  # type: ignore[union-attr]
 pages = [
-    st.Page(str(PAGES / f"{name}.py"), title=_(TITLES[name]), url_path=name, default=(i == 0))
+    st.Page(str(PAGES / f"{name}.py"), title=titles()[name], url_path=name, default=(i == 0))
     for i, name in enumerate(MENU.get(role, ["protocols"]))
 ]
 st.navigation(pages).run()

@@ -54,8 +54,10 @@ def actor() -> Actor:
 
 
 def sign_out() -> None:
-    for key in ("user", "last_seen"):
-        st.session_state.pop(key, None)
+    """Forget everything of the session but the language (and injected test services)."""
+    for key in list(st.session_state.keys()):
+        if key not in ("services", "locale"):
+            del st.session_state[key]
     if getattr(st.user, "is_logged_in", False):
         st.logout()
 

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -42,9 +42,13 @@ def gettext(locale: str, message: str) -> str:
 
 
 def when(value: datetime | None, locale: str, timezone: str = "UTC") -> str:
+    """A date and a time to the minute, in the locale's words and the case's time zone."""
     if value is None:
         return "—"
-    return str(format_datetime(value, "medium", tzinfo=ZoneInfo(timezone), locale=locale))
+    zone = ZoneInfo(timezone)
+    return f"{format_date(value.astimezone(zone), 'medium', locale=locale)}, " + str(
+        format_time(value, "short", tzinfo=zone, locale=locale)
+    )
 
 
 def day(value: date | datetime | None, locale: str) -> str:

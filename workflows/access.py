@@ -116,6 +116,10 @@ def require_inbox(actor: Actor, institution: str) -> None:
 def require_compliance(actor: Actor, countries: set[str]) -> None:
     if actor.is_system:
         return
+    if not countries:
+        raise NotAuthorised(
+            f"{actor.describe()} has no country in scope; ask an administrator to add one."
+        )
     if actor.role in ("manager", "focal_point") and countries <= actor.countries:
         return
     outside = ", ".join(sorted(countries - actor.countries)) or ", ".join(sorted(countries))

@@ -106,8 +106,12 @@ def diagram(
     fmt: Literal["dot", "mermaid"] = "dot",
     current: str | None = None,
     locale: str = "es",
+    conditions: bool = False,
 ) -> str:
-    """The track drawn by transitions' GraphMachine, with `current` highlighted if given."""
+    """The track drawn by transitions' GraphMachine, with `current` highlighted if given.
+
+    With `conditions`, edges also name their guards (long: for protocol authors, not for the
+    console, where the blocked steps are listed in plain words instead)."""
     track = loaded.protocol.tracks[track_name]
 
     class _Model:
@@ -134,7 +138,7 @@ def diagram(
         transitions=transitions,
         initial=current or track.initial,
         auto_transitions=False,
-        show_conditions=True,
+        show_conditions=conditions,
         graph_engine="mermaid" if fmt == "mermaid" else "graphviz",
         title=f"{loaded.id} {loaded.protocol.version}: {track.label.get(locale)}",
     )

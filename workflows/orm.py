@@ -118,6 +118,17 @@ tasks = Table(
     Column("ladder_step", Integer, nullable=False, server_default="0"),
     Index("ix_tasks_case", "case_id"),
     Index("ix_tasks_routing", "routing"),
+    # compliance rollups read only this index (benchmarks/console.py)
+    Index(
+        "ix_tasks_status_case",
+        "status",
+        "case_id",
+        "task_key",
+        "institution",
+        "created_at",
+        "updated_at",
+        "due_at",
+    ),
     # the sweep reads only what is due: O(due), not O(open)
     Index("ix_tasks_next_action_at", "next_action_at"),
     Index("ix_tasks_institution_status", "institution", "status"),

@@ -87,9 +87,11 @@ def run(
     make_services: MakeServices,
     person: Callable[[], dict[str, str]] | None = None,
     steps: int | None = None,
+    shift: timedelta = timedelta(0),
 ) -> ScenarioResult:
     """Run a scenario; `person` gives the case a (synthetic) person record, `steps` stops
-    after that many steps (the demo leaves cases half-way)."""
+    after that many steps and `shift` moves its start (the demo replays scenarios in the
+    past and leaves cases half-way)."""
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise ProtocolFileError(doc.name, [doc.problem((), "a scenario needs `steps:` (a list)")])
@@ -97,7 +99,7 @@ def run(
         if key not in data:
             raise ProtocolFileError(doc.name, [doc.problem((), f"a scenario needs `{key}:`")])
     try:
-        start = _instant(data["start"])
+        start = _instant(data["start"]) + shift
         loaded = registry.latest_published(str(data["protocol"]))
     except (ValueError, ProtocolError) as exc:
         raise ProtocolFileError(doc.name, [doc.problem(("start",), str(exc))]) from None

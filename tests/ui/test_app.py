@@ -50,10 +50,10 @@ def test_the_menu_lands_each_role_on_its_page(console):
 
 def test_after_30_idle_minutes_the_user_is_signed_out(console, console_svc):
     at = console().run()  # signed in through the form (AppTest re-applies injected state)
-    at.text_input(key="sign_in_user").input("fp.co")
+    at.text_input(key="sign_in_user").input("mgr.co")
     at.text_input(key="sign_in_password").input(PASSWORD)
     at.button[0].click().run()
-    assert at.title[0].value == "Cases"
+    assert at.title[0].value == "Compliance"
     console_svc.clock.advance(timedelta(minutes=31))
     at.run()
     assert "user" not in at.session_state

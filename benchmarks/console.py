@@ -1,0 +1,375 @@
+"""Time the console's reads on 10,000 synthetic cases in a SQLite file: the case list, every
+compliance aggregate, the whole compliance report and both pages as Streamlit runs them
+(AppTest, server side). Median of 5 runs each, wall and CPU time; the target is under a
+second each.
+
+`python -m benchmarks.console [CASES]` builds the database with bulk SQLAlchemy Core inserts
+straight into cases, tracks, tasks and events (the engine would take minutes): 3 to 8 tasks
+per case, completed on time or late, open (some overdue, some on hold), rejected with a
+reason, cancelled; routing gaps; cross-border handoffs; care states spread along each
+protocol's path, with the transitions that led there. No personal data, no persons rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, text
+
+from institutions.store import SqlDirectory
+from protocols.loader import LoadedProtocol
+from protocols.registry import Registry
+from ruta.bootstrap import seed_directory
+from ruta.db import make_engine, upgrade
+from workflows import casebook, compliance, orm
+from workflows.access import Actor
+from workflows.clocks import SimulatedClock
+from workflows.compliance import Filters, SqlCompliance
+from workflows.lifecycle import REJECT_REASONS
+from workflows.repository import SqlProtocolStore, SqlUnitOfWork
+from workflows.services import Services
+
+NOW = datetime(2026, 3, 2, 14, tzinfo=UTC)
+SHARE = {"CO": 0.5, "PE": 0.3, "EC": 0.2}
+PROTOCOLS = {"CO": "CO-TRATA", "PE": "PE-TRATA", "EC": "EC-TRATA"}
+TARGET_MS = 1000.0
+FOCAL_CO = Actor("bench.fp.co", "focal_point", "co-mininterior-coat", frozenset({"CO"}))
+MANAGER = Actor("bench.mgr", "manager", "co-comite-interinstitucional", frozenset(SHARE))
+UNIT_HOURS = {"hours": 1, "calendar_days": 24, "business_days": 34, "months": 730}
+
+
+def _hours(within: Any) -> float:
+    return float(within.amount * UNIT_HOURS[within.unit])
+
+
+def _care_path(loaded: LoadedProtocol) -> list[str]:
+    """A walk through the care track taking each state's first way forward."""
+    care = loaded.protocol.tracks["care"]
+    path, state = [care.initial], care.initial
+    while True:
+        nxt = next(
+            (t.to for t in care.transitions if state in t.sources and t.to not in path), None
+        )
+        if nxt is None:
+            return path
+        path.append(nxt)
+        state = nxt
+
+
+class _Builder:
+    """Rows for the bulk inserts, drawn from a seeded generator (the same every run)."""
+
+    def __init__(self, engine: Engine, registry: Registry, seed: int = 5) -> None:
+        self.rnd = random.Random(seed)
+        self.rows: dict[str, list[dict[str, Any]]] = {
+            "cases": [],
+            "tracks": [],
+            "tasks": [],
+            "events": [],
+        }
+        self.protocols = {c: registry.latest_published(p) for c, p in PROTOCOLS.items()}
+        self.paths = {c: _care_path(p) for c, p in self.protocols.items()}
+        self.handoffs = {
+            c: next(
+                ("care", state, spec)
+                for state, s in p.protocol.tracks["care"].states.items()
+                for spec in s.tasks
+                if spec.handoff is not None
+            )
+            for c, p in self.protocols.items()
+        }
+        with engine.begin() as conn:
+            store = SqlProtocolStore(conn)
+            for loaded in self.protocols.values():
+                store.pin(loaded, NOW - timedelta(days=400))
+            directory = SqlDirectory(conn)
+            self.by_role: dict[tuple[str, str], list[str]] = {}
+            self.places: dict[str, list[str]] = {}
+            for country in SHARE:
+                for inst in directory.institutions(country):
+                    self.places.setdefault(country, []).append(inst.jurisdiction)
+                    for role in inst.roles:
+                        self.by_role.setdefault((country, role), []).append(inst.id)
+
+    def case(self, case_id: int, country: str, number: int) -> None:
+        rnd, loaded = self.rnd, self.protocols[country]
+        p = loaded.protocol
+        opened = NOW - timedelta(hours=rnd.uniform(1, 365 * 24))
+        path = self.paths[country]
+        depth = min(len(path), 1 + int(rnd.expovariate(0.45)))
+        reached = path[:depth]
+        closed = p.tracks["care"].states[reached[-1]].final
+        lead = self.by_role.get((country, p.case_lead), ["?"])[0]
+        self.rows["cases"].append(
+            {
+                "id": case_id,
+                "ref": f"{country}-2026-{number:06d}",
+                "protocol_id": loaded.id,
+                "protocol_version": p.version,
+                "protocol_hash": loaded.content_hash,
+                "country": country,
+                "jurisdiction": rnd.choice(self.places[country]),
+                "lead_institution": lead,
+                "attributes": {"minor": rnd.random() < 0.2, "nationality": "VE"},
+                "opened_at": opened,
+                "closed_at": opened + timedelta(days=depth * 9) if closed else None,
+                "version": depth * 3,
+            }
+        )
+        event = {"case_id": case_id, "actor": "bench", "at": opened}
+        self.rows["events"].append({**event, "kind": "case_opened", "track": None, "data": {}})
+        self.rows["events"].append(
+            {**event, "kind": "track_opened", "track": "care", "data": {"state": path[0]}}
+        )
+        at = opened
+        for source, target in itertools.pairwise(reached):
+            at += timedelta(hours=rnd.uniform(2, 200))
+            data = {"trigger": "bench", "source": source, "target": target, "cause": "person"}
+            self.rows["events"].append(
+                {**event, "at": at, "kind": "transition", "track": "care", "data": data}
+            )
+        self.rows["tracks"].append(
+            {
+                "case_id": case_id,
+                "track": "care",
+                "state": reached[-1],
+                "opened_at": opened,
+                "entered_at": min(at, NOW),
+            }
+        )
+        pool = [
+            (track, state, spec)
+            for track, t in p.tracks.items()
+            for state, s in t.states.items()
+            if (track != "care" and state == t.initial) or (track == "care" and state in reached)
+            for spec in s.tasks
+        ]
+        chosen = rnd.sample(pool, min(len(pool), rnd.randint(3, 8)))
+        if rnd.random() < 0.03:  # a return across the border
+            chosen[-1] = self.handoffs[country]
+        for track, state, spec in chosen:
+            self.task(case_id, country, opened, track, state, spec)
+
+    def task(
+        self, case_id: int, country: str, opened: datetime, track: str, state: str, spec: Any
+    ) -> None:
+        rnd = self.rnd
+        created = min(opened + timedelta(hours=rnd.uniform(0, 24 * 40)), NOW - timedelta(hours=1))
+        span = _hours(spec.due.within)
+        due = created + timedelta(hours=span)
+        role = spec.role or "coordinator"
+        routing, handoff = "directory", None
+        candidates = self.by_role.get((country, role))
+        if spec.handoff is not None:
+            routing = "handoff"
+            to = rnd.choice([c for c in SHARE if c != country])
+            handoff = {"country": to, "protocol": PROTOCOLS[to], "linked_ref": None}
+            candidates = self.by_role.get((to, self.protocols[to].protocol.coordinator))
+        if not candidates or rnd.random() < 0.02:
+            routing = "gap"
+            coordinator = self.protocols[country].protocol.coordinator
+            candidates = self.by_role.get((country, coordinator), ["?"])
+        draw = rnd.random()
+        reason, overdue_at, updated = None, None, created
+        if draw < 0.55:
+            status = "completed"
+            factor = rnd.uniform(0.05, 1.0) if rnd.random() < 0.75 else rnd.uniform(1.05, 3.0)
+            updated = min(created + timedelta(hours=span * factor), NOW)
+        elif draw < 0.75:
+            status = rnd.choice(["requested", "received", "accepted", "in-progress", "on-hold"])
+            if due < NOW and status != "on-hold":
+                overdue_at = due
+        elif draw < 0.83:
+            status, reason = "rejected", rnd.choice(REJECT_REASONS)
+            updated = created + timedelta(hours=rnd.uniform(0.5, 48))
+        elif draw < 0.97:
+            status, reason = "cancelled", "state_left"
+            updated = created + timedelta(hours=rnd.uniform(1, 300))
+        else:
+            status, reason = "failed", "person_unreachable"
+            updated = created + timedelta(hours=rnd.uniform(1, 300))
+        updated = min(updated, NOW)
+        is_open = status not in ("completed", "rejected", "cancelled", "failed")
+        task_id = len(self.rows["tasks"]) + 1
+        self.rows["tasks"].append(
+            {
+                "id": task_id,
+                "case_id": case_id,
+                "track": track,
+                "state": state,
+                "task_key": spec.id,
+                "role": role,
+                "institution": rnd.choice(candidates),
+                "status": status,
+                "due_at": due,
+                "next_action_at": (overdue_at or due) if is_open and status != "on-hold" else None,
+                "created_at": created,
+                "updated_at": updated,
+                "overdue_at": overdue_at,
+                "held_at": updated if status == "on-hold" else None,
+                "status_before_hold": "accepted" if status == "on-hold" else None,
+                "extensions": 0,
+                "outcome": {},
+                "reason": reason,
+                "routing": routing,
+                "handoff": handoff,
+                "ladder_step": 1 if overdue_at else 0,
+            }
+        )
+        base = {"case_id": case_id, "actor": "bench", "track": track}
+        data = {"task": spec.id, "task_id": task_id}
+        self.rows["events"].append({**base, "at": created, "kind": "task_opened", "data": data})
+        if not is_open:
+            kind = f"task_{status}"
+            self.rows["events"].append({**base, "at": updated, "kind": kind, "data": data})
+
+
+def build(engine: Engine, cases: int, registry: Registry) -> dict[str, int]:
+    """Fill a migrated database with `cases` synthetic cases; return the row counts."""
+    seed_directory(engine)
+    builder = _Builder(engine, registry)
+    numbers = dict.fromkeys(SHARE, 0)
+    for case_id in range(1, cases + 1):
+        country = builder.rnd.choices(list(SHARE), weights=list(SHARE.values()))[0]
+        numbers[country] += 1
+        builder.case(case_id, country, numbers[country])
+    tables = {"cases": orm.cases, "tracks": orm.tracks, "tasks": orm.tasks, "events": orm.events}
+    with engine.begin() as conn:
+        for name, table in tables.items():
+            rows = builder.rows[name]
+            for start in range(0, len(rows), 5000):
+                conn.execute(insert(table), rows[start : start + 5000])
+        conn.execute(text("ANALYZE"))  # what `ruta` would have after a while in production
+    return {name: len(rows) for name, rows in builder.rows.items()}
+
+
+def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median wall time and median CPU time of this process (SQLite and the AppTest script
+    thread run in it), in ms. On a busy machine the CPU time is the steadier figure."""
+    wall, cpu = [], []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def _case_list(svc: Services) -> dict[str, Callable[[], object]]:
+    """The cases page's reads (workflows/casebook.py) for a focal point of Colombia."""
+    return {
+        "case list, page 1 (CO)": lambda: casebook.list_cases(svc, FOCAL_CO),
+        "case list, page 40 (CO)": lambda: casebook.list_cases(svc, FOCAL_CO, page=40),
+        "case list, overdue only": lambda: casebook.list_cases(svc, FOCAL_CO, overdue_only=True),
+        "case list, care state": lambda: casebook.list_cases(
+            svc, FOCAL_CO, care_state="immediate_assistance"
+        ),
+        "case list filter options": lambda: casebook.list_options(svc, FOCAL_CO),
+    }
+
+
+def _aggregates(engine: Engine, svc: Services) -> dict[str, Callable[[], object]]:
+    everywhere = Filters(countries=frozenset(SHARE))
+
+    def one(fn: Callable[[SqlCompliance], object]) -> Callable[[], object]:
+        def run() -> object:
+            with engine.connect() as conn:
+                return fn(SqlCompliance(conn))
+
+        return run
+
+    out: dict[str, Callable[[], object]] = {
+        "on-time rates and hours per step": one(lambda q: q.completed(everywhere)),
+        "overdue now": one(lambda q: q.overdue(everywhere, NOW)),
+        "care funnel": one(lambda q: q.funnel(everywhere)),
+        "rejection reasons": one(lambda q: q.rejections(everywhere)),
+        "routing gaps": one(lambda q: q.gaps(everywhere)),
+        "cross-border handoffs": one(lambda q: q.handoffs(everywhere)),
+        "compliance filter options": lambda: compliance.options(svc, MANAGER),
+        "compliance report, all figures": lambda: compliance.report(svc, MANAGER),
+        "compliance report, CO, one protocol": lambda: compliance.report(
+            svc, MANAGER, Filters(countries=frozenset({"CO"}), protocol="CO-TRATA")
+        ),
+    }
+    return out
+
+
+def _pages(svc: Services) -> dict[str, Callable[[], object]]:
+    """Whole console pages, run server-side by Streamlit's AppTest (sign-in state injected):
+    what a user waits for before the browser draws, without the network and Vega."""
+    from streamlit.testing.v1 import AppTest  # noqa: TID251 (only this timing needs it)
+
+    from institutions.domain import User
+
+    app = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
+    people = {
+        "cases page (focal point CO)": User(
+            "bench.fp.co", "co-mininterior-coat", "focal_point", frozenset({"CO"})
+        ),
+        "compliance page (manager CO, PE, EC)": User(
+            "bench.mgr", "co-comite-interinstitucional", "manager", frozenset(SHARE)
+        ),
+    }
+
+    def page(user: User) -> Callable[[], object]:
+        # One AppTest per page, run again and again: building an AppTest scans every
+        # installed package for components (~0.5 s), which a running server does once.
+        at = AppTest.from_file(app, default_timeout=60)
+        at.session_state["services"] = svc
+        at.session_state["locale"] = "es"
+        at.session_state["user"] = user
+        at.session_state["last_seen"] = NOW
+
+        def run() -> object:
+            at.run()
+            if at.exception:
+                raise RuntimeError(f"{user.username}: {at.exception[0].message}")
+            return at
+
+        run()  # the first run imports the page's modules, as a running server has them
+        return run
+
+    return {name: page(user) for name, user in people.items()}
+
+
+def main(cases: int = 10_000, runs: int = 5, pages: bool = True) -> dict[str, tuple[float, float]]:
+    registry = Registry.scan()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'console.sqlite3'}")
+        upgrade(engine)
+        start = time.perf_counter()
+        counts = build(engine, cases, registry)
+        built = time.perf_counter() - start
+        svc = Services(lambda: SqlUnitOfWork(engine), SimulatedClock(NOW), registry)
+        queries = {**_case_list(svc), **_aggregates(engine, svc)}
+        if pages:
+            queries |= _pages(svc)
+        figures = {name: median_ms(fn, runs) for name, fn in queries.items()}
+        engine.dispose()
+    out = sys.stdout
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    out.write(
+        f"console reads on SQLite, {counts['cases']:,} cases, {counts['tasks']:,} tasks, "
+        f"{counts['events']:,} events (built in {built:.1f} s); median of {runs} runs; "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs\n"
+    )
+    width = max(len(n) for n in figures)
+    out.write(f"  {'':<{width}}  {'wall':>8}     {'cpu':>8}\n")
+    for name, (wall, cpu) in figures.items():
+        mark = "ok" if wall < TARGET_MS else "SLOW"
+        out.write(f"  {name:<{width}}  {wall:8.1f} ms  {cpu:8.1f} ms  {mark}\n")
+    return figures
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)

@@ -1,0 +1,176 @@
+"""The console in a real browser (Debian's chromium driven by Playwright) on `make run`'s
+stack (`ruta init`, `ruta demo`, `ruta serve`): the focal point fires a step, the
+institution officer sees the new task and completes it, the manager's compliance page
+counts it. Screenshots of each page land in test-artifacts/ to be looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from protocols.registry import Registry
+from ruta.db import make_engine
+from ruta.serve import free_port
+from workflows import services
+from workflows.access import Actor
+from workflows.clocks import SystemClock
+from workflows.repository import SqlUnitOfWork
+from workflows.services import Services
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (make install installs it)"
+)
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """`make run`: init, demo, serve; yields (console URL, demo passwords, a fresh case)."""
+    home = tmp_path / "home"
+    env = {**os.environ, "RUTA_HOME": str(home), "RUTA_SWEEP_SECONDS": "5"}
+    for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
+        env.pop(key, None)
+    for command in (["init"], ["demo", "--if-empty"]):
+        subprocess.run([sys.executable, "-m", "ruta", *command], env=env, check=True, cwd=ROOT)
+    passwords = dict(
+        line.split("\t") for line in (home / "demo-users.txt").read_text().splitlines()
+    )
+    registry = Registry.scan()
+    engine = make_engine(f"sqlite:///{home / 'ruta.sqlite3'}")
+    svc = Services(lambda: SqlUnitOfWork(engine), SystemClock(), registry)
+    ref = services.open_case(
+        svc,
+        registry.latest_published("CO-TRATA"),
+        {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
+        Actor.system("e2e"),
+        person={"given_name": "Synthia", "family_name": "Testperson (sintético)"},
+    )
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "ruta", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert serve.stdout is not None
+    lines = []
+    for line in serve.stdout:
+        lines.append(line)
+        if "Ready." in line or "Cannot start" in line:
+            break
+    assert "Ready." in lines[-1], "".join(lines)
+    try:
+        yield f"http://127.0.0.1:{port}", passwords, ref, svc
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(30)
+        serve.stdout.close()
+        engine.dispose()
+
+
+def sign_in(page, url: str, user: str, password: str, path: str = "") -> None:
+    page.goto(f"{url}/{path}")
+    page.locator(".st-key-sign_in_user input").fill(user)
+    page.locator(".st-key-sign_in_password input").fill(password)
+    page.locator("[data-testid='stFormSubmitButton'] button").click()
+    page.locator(".st-key-sign_out").wait_for(timeout=20_000)
+
+
+def sign_out(page) -> None:
+    page.locator(".st-key-sign_out button").click()
+    page.locator(".st-key-sign_in_user").wait_for(timeout=20_000)
+
+
+def choose(page, key: str, index: int) -> None:
+    """Pick an option of a selectbox (the page may re-render right after it loads)."""
+    for _attempt in range(10):
+        page.locator(f".st-key-{key} input").click()
+        options = page.get_by_role("option")
+        try:
+            options.nth(index).wait_for(timeout=2000)
+        except Exception:  # the dropdown closed on a re-render: open it again
+            continue
+        options.nth(index).click()
+        return
+    raise AssertionError(f"the options of {key} never opened")
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(1500)  # let charts and diagrams draw
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_focal_point_officer_and_manager_in_a_real_browser(stack):
+    from playwright.sync_api import sync_playwright
+
+    url, passwords, ref, svc = stack
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="es-CO")
+        page.set_default_timeout(20_000)
+
+        # The focal point opens the case from an email-style link and fires a step.
+        page.goto(url)
+        shoot(page, "01-sign-in")
+        sign_in(page, url, "fp.colombia", passwords["fp.colombia"], f"?case={ref}")
+        fire = page.locator(".st-key-fire_care_case_registered button")
+        fire.wait_for()
+        shoot(page, "02-case-page")
+        fire.click()
+        page.locator(".st-key-fire_care_case_registered").wait_for(state="detached")
+        case = services.load_case(svc, ref, Actor.system("e2e"))
+        assert case.tracks["care"].state == "identification"
+        page.locator(".st-key-cases_back button").click()
+        shoot(page, "03-case-list")
+        sign_out(page)
+
+        # The Narino committee sees the new task in its inbox and completes it.
+        sign_in(page, url, "of.comite", passwords["of.comite"], f"?case={ref}")
+        page.locator(".st-key-inbox_complete_submit").wait_for()
+        shoot(page, "04-inbox-task")
+        choose(page, "inbox_outcome_modality", 1)  # external
+        page.locator(".st-key-inbox_outcome_victim_abroad [role=radiogroup] label").nth(1).click()
+        page.locator(".st-key-inbox_complete_submit button").click()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            task = services.load_case(svc, ref, Actor.system("e2e")).task("characterise_case")
+            if task is not None and task.status == "completed":
+                break
+            page.wait_for_timeout(500)
+        assert task is not None
+        assert task.status == "completed"
+        assert task.outcome == {"modality": "external", "victim_abroad": False}
+        shoot(page, "05-inbox-after")
+        sign_out(page)
+
+        # The manager's compliance page counts the completion.
+        sign_in(page, url, "mg.regional", passwords["mg.regional"])
+        page.locator(
+            "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
+        ).first.wait_for()
+        shoot(page, "06-compliance")
+        assert "characterise" in page.content().lower() or "caracterizar" in page.content().lower()
+        sign_out(page)
+
+        # Protocols and the directory, for the screenshots (and that they render).
+        sign_in(page, url, "ad.ruta", passwords["ad.ruta"])
+        shoot(page, "07-institutions")
+        page.get_by_role("link").filter(has_text="Protoc").first.click()
+        page.locator("[data-testid='stGraphVizChart']").first.wait_for()
+        shoot(page, "08-protocols")
+        browser.close()
+    assert svc.clock.now() - case.opened_at < timedelta(hours=1)

@@ -1,0 +1,242 @@
+"""Compliance figures on real databases (SQLite always, PostgreSQL in CI), to the exact number.
+
+The `figures` fixture works three cases of the synthetic CO-TEST protocol with the simulated
+clock (T0 = Monday 2026-03-02 09:00 in Bogota; `characterise` is due a business day later,
+T0+24h):
+
+- A (adult): `characterise` completed at T0+2h (on time); admitted, so `admit` is cancelled
+  and `lodge` (Ipiales, 24 h) and `find_bed` (Ipiales, 12 h) open. At T0+6h Ipiales rejects
+  `lodge` (no capacity: re-routed to Narino, due T0+30h) and completes `find_bed` (4 h, on
+  time). Narino completes `lodge` at T0+36h: 30 h, late.
+- B (minor): the child-authority task is a routing gap; `characterise` completed at T0+28h
+  (late); `admit` opens then, due T0+52h.
+- C (adult): `characterise` still open at T0+36h: overdue.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import yaml
+from sqlalchemy import Engine
+
+from institutions.seeds import load_seeds
+from institutions.store import SqlDirectory
+from protocols.registry import SCENARIOS_DIR, Registry
+from protocols.yamlfile import YamlDocument
+from tests.conftest import FOCAL_CO, START, officer
+from workflows import compliance, inbox, services
+from workflows.access import Actor
+from workflows.clocks import SimulatedClock
+from workflows.compliance import (
+    Filters,
+    FunnelStep,
+    Gap,
+    Handoff,
+    OnTime,
+    Overdue,
+    Rejection,
+    StepTime,
+)
+from workflows.errors import NotAuthorised
+from workflows.repository import SqlUnitOfWork
+from workflows.scenarios import run
+from workflows.services import Services
+
+ME = FOCAL_CO
+ADULT = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
+MANAGER_CO = Actor("mgr.co", "manager", "test-coordination", frozenset({"CO"}))
+MANAGER_ALL = Actor("mgr.all", "manager", "test-coordination", frozenset({"CO", "PE"}))
+FOCAL_PE = Actor("fp.pe", "focal_point", "pe-mimp", frozenset({"PE"}))
+
+
+@pytest.fixture
+def figures(svc, test_protocol, clock) -> dict[str, str]:
+    a = services.open_case(svc, test_protocol, ADULT, ME)
+    b = services.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
+    c = services.open_case(svc, test_protocol, ADULT, ME)
+    clock.advance(timedelta(hours=2))
+    inbox.move(svc, ME, a, "characterise", "complete", outcome={"modality": "internal"})
+    services.record_consent(svc, a, "assistance", True, ME)
+    services.fire(svc, a, "care", "admit_immediate", ME)
+    clock.advance(timedelta(hours=4))
+    ipiales = officer("test-shelter-ipiales")
+    inbox.move(svc, ipiales, a, "lodge", "reject", reason="no_capacity")
+    inbox.move(svc, ipiales, a, "find_bed", "complete")
+    clock.advance(timedelta(hours=22))
+    inbox.move(svc, ME, b, "characterise", "complete", outcome={"modality": "external"})
+    clock.advance(timedelta(hours=8))  # T0+36h
+    inbox.move(svc, officer("test-shelter-narino"), a, "lodge", "complete")
+    return {"A": a, "B": b, "C": c}
+
+
+def test_on_time_rates_per_step_institution_country_and_month(svc, figures):
+    report = compliance.report(svc, MANAGER_CO, locale="en")
+    assert report.countries == ("CO",)
+    assert report.by_step == [
+        OnTime("characterise", 2, 1, "CO-TEST", "Characterise"),
+        OnTime("find_bed", 1, 1, "CO-TEST", "Bed"),
+        OnTime("lodge", 1, 0, "CO-TEST", "Lodge"),
+    ]
+    assert [r.rate for r in report.by_step] == [0.5, 1.0, 0.0]
+    assert report.by_institution == [
+        OnTime("test-lead", 2, 1),
+        OnTime("test-shelter-ipiales", 1, 1),
+        OnTime("test-shelter-narino", 1, 0),
+    ]
+    assert report.by_country == [OnTime("CO", 4, 2)]
+    assert report.by_month == [OnTime("2026-03", 4, 2)]
+    assert report.by_country[0].late == 2
+    es = compliance.report(svc, MANAGER_CO, locale="es")
+    assert [r.label for r in es.by_step] == ["Caracterizar", "Cupo", "Alojar"]
+
+
+def test_overdue_now_per_country_and_institution(svc, figures, clock):
+    report = compliance.report(svc, MANAGER_CO)
+    # C's characterise is past due; B's admit (due T0+52h) is open but not yet due
+    assert report.overdue == [Overdue("CO", "test-lead", open=2, overdue=1)]
+    clock.advance(timedelta(hours=16))  # T0+52h: admit is due now, not yet past due
+    assert compliance.report(svc, MANAGER_CO).overdue == [Overdue("CO", "test-lead", 2, 1)]
+    clock.advance(timedelta(minutes=1))
+    assert compliance.report(svc, MANAGER_CO).overdue == [Overdue("CO", "test-lead", 2, 2)]
+
+
+def test_a_task_on_hold_is_not_overdue(svc, figures, clock):
+    inbox.move(svc, ME, figures["C"], "characterise", "hold", reason="waiting_for_person")
+    assert compliance.report(svc, MANAGER_CO).overdue == []
+
+
+def test_median_and_90th_percentile_hours_per_step(svc, figures):
+    assert compliance.report(svc, MANAGER_CO, locale="en").step_times == [
+        # 2 h and 28 h: median 15, p90 = 2 + 0.9 * 26
+        StepTime("CO-TEST", "characterise", 2, 15.0, 25.4, "Characterise"),
+        StepTime("CO-TEST", "find_bed", 1, 4.0, 4.0, "Bed"),
+        StepTime("CO-TEST", "lodge", 1, 30.0, 30.0, "Lodge"),
+    ]
+
+
+def test_the_care_funnel_counts_cases_that_ever_reached_each_state_in_protocol_order(
+    svc, figures, clock
+):
+    funnel = compliance.report(svc, MANAGER_CO, locale="en").funnel
+    assert funnel == [
+        FunnelStep("CO-TEST", "reported", 3, "Reported"),
+        FunnelStep("CO-TEST", "identified", 2, "Identified"),
+        FunnelStep("CO-TEST", "immediate", 1, "Immediate"),
+    ]
+    clock.advance(timedelta(days=6))  # A's immediate period expires: it moves on to review
+    services.sweep(svc)
+    funnel = compliance.report(svc, MANAGER_CO, locale="en").funnel
+    assert [(f.state, f.cases) for f in funnel] == [
+        ("reported", 3),
+        ("identified", 2),
+        ("immediate", 1),  # A left it, but it reached it
+        ("review", 1),
+    ]
+
+
+def test_rejection_reasons_and_routing_gaps(svc, figures):
+    report = compliance.report(svc, MANAGER_CO, locale="en")
+    assert report.rejections == [Rejection("no_capacity", 1)]
+    assert report.gaps == [Gap("CO", "child_authority", 1, "Child authority")]
+    assert report.handoffs == []
+    assert report.institutions["test-shelter-narino"] == "Test shelter of Narino"
+
+
+def test_filters_narrow_every_figure(svc, figures):
+    def report(**filters):
+        return compliance.report(svc, MANAGER_CO, Filters(**filters))
+
+    narino = report(institution="test-shelter-narino")
+    assert narino.by_step == [OnTime("lodge", 1, 0, "CO-TEST", "Alojar")]
+    assert (narino.overdue, narino.rejections, narino.gaps) == ([], [], [])
+    ipiales = report(institution="test-shelter-ipiales")
+    assert ipiales.rejections == [Rejection("no_capacity", 1)]
+    # tasks created from T0+1h on: not the three characterise tasks of T0
+    later = report(since=START + timedelta(hours=1))
+    assert [(r.key, r.completed) for r in later.by_step] == [("find_bed", 1), ("lodge", 1)]
+    assert later.overdue == []
+    assert later.funnel == []  # the funnel counts cases opened in the range
+    before = report(until=START + timedelta(hours=1))
+    assert before.by_country == [OnTime("CO", 2, 1)]
+    assert [f.cases for f in before.funnel] == [3, 2, 1]
+    assert before.gaps == [Gap("CO", "child_authority", 1, "Autoridad de niñez")]
+    other = report(protocol="CO-TRATA")
+    assert (other.by_country, other.funnel, other.gaps) == ([], [], [])
+    assert report(protocol="CO-TEST", countries=frozenset({"CO"})).by_country == [
+        OnTime("CO", 4, 2)
+    ]
+
+
+def test_a_manager_reads_only_the_countries_in_scope(svc, figures):
+    assert compliance.report(svc, MANAGER_CO).countries == ("CO",)
+    assert compliance.report(svc, FOCAL_CO).by_country == [OnTime("CO", 4, 2)]
+    with pytest.raises(NotAuthorised, match=r"mgr.co .* may not read compliance for PE"):
+        compliance.report(svc, MANAGER_CO, Filters(countries=frozenset({"CO", "PE"})))
+    with pytest.raises(NotAuthorised, match="fp.pe .* may not read compliance for CO"):
+        compliance.report(svc, FOCAL_PE, Filters(countries=frozenset({"CO"})))
+    assert compliance.report(svc, FOCAL_PE).by_country == []  # PE: nothing there
+    for refused in (
+        officer("test-shelter-ipiales"),
+        Actor("admin.co", "admin", None, ME.countries),
+    ):
+        with pytest.raises(NotAuthorised, match="may not read compliance for CO"):
+            compliance.report(svc, refused, Filters(countries=frozenset({"CO"})))
+        with pytest.raises(NotAuthorised, match=f"{refused.name} .* may not read compliance"):
+            compliance.options(svc, refused)
+    nobody = Actor("mgr.none", "manager", "test-coordination")
+    with pytest.raises(NotAuthorised, match="this user has none"):
+        compliance.report(svc, nobody)
+    pe_only = compliance.report(svc, MANAGER_ALL, Filters(countries=frozenset({"PE"})))
+    assert (pe_only.countries, pe_only.by_country) == (("PE",), [])
+
+
+def test_the_filter_options_are_the_scope_s_protocols_and_institutions(svc, figures):
+    opts = compliance.options(svc, MANAGER_CO, locale="en")
+    assert opts.countries == ("CO",)
+    assert opts.protocols == [("CO-TEST", "Test protocol")]
+    ids = [i for i, _ in opts.institutions]
+    assert "test-shelter-ipiales" in ids
+    assert len(ids) == 9
+    assert compliance.options(svc, MANAGER_ALL).protocols == [("CO-TEST", "Protocolo de prueba")]
+
+
+# --- cross-border handoffs, on the seed directory and the real protocols --------------------
+
+
+def _scenario_with_wait(wait: str) -> YamlDocument:
+    """The Rumichaca return (CO -> EC), Ecuador confirming the arrival `wait` after accepting."""
+    path = SCENARIOS_DIR / "co-ec-retorno-rumichaca.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    steps = data["steps"]
+    at = next(i for i, s in enumerate(steps) if "confirm_arrival" in s)
+    steps.insert(at, {"wait": wait})
+    return YamlDocument(f"rumichaca+{wait}", yaml.safe_dump(data, allow_unicode=True))
+
+
+def test_cross_border_handoff_times_and_open_handoffs(engine: Engine):
+    with engine.begin() as conn:
+        SqlDirectory(conn).upsert(load_seeds())
+    registry = Registry.scan()
+
+    def make(clock: SimulatedClock, inactive: list[str]) -> Services:
+        return Services(lambda: SqlUnitOfWork(engine), clock, registry)
+
+    for wait in ("1 days", "3 days"):
+        result = run(_scenario_with_wait(wait), registry, make)
+        assert result.passed, [s.summary for s in result.steps if not s.ok]
+    doc = _scenario_with_wait("1 days")
+    accepted = {"accept": {"task": "return_handoff"}}
+    at = next(i for i, s in enumerate(doc.data["steps"]) if s == accepted)
+    assert run(doc, registry, make, steps=at + 1).passed  # accepted, not yet arrived
+    svc = Services(lambda: SqlUnitOfWork(engine), SimulatedClock(START), registry)
+    manager = Actor("mgr.co", "manager", "co-comite-interinstitucional", frozenset({"CO"}))
+    (handoff,) = compliance.report(svc, manager).handoffs
+    # accepted at creation time, arrival 24 h and 72 h later: median 48, p90 24 + 0.9 * 48
+    assert handoff == Handoff(
+        "CO", "EC", open=1, accepted=1, completed=2, median_hours=48.0, p90_hours=67.2
+    )
+    ec = Actor("mgr.ec", "manager", "ec-mininterior-dptt", frozenset({"EC"}))
+    assert compliance.report(svc, ec).handoffs == []  # the linked cases hand nothing over
+    assert [f.state for f in compliance.report(svc, ec).funnel][:1] == ["reported"]

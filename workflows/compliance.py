@@ -1,0 +1,570 @@
+"""Compliance for managers: on-time rates, overdue now, time per step, the care funnel,
+rejections, routing gaps and cross-border handoffs, computed in SQL on SQLite and PostgreSQL.
+
+Every figure is an aggregate over tasks (joined to their case for the country and protocol)
+or over care-track states; no case reference or identity leaves this module. Medians and 90th
+percentiles are `percentile_cont` (linear interpolation, as PostgreSQL and numpy compute
+them) built from `row_number()`/`count()` windows, which both databases run. Months and
+hours are UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    FromClause,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal_column,
+    null,
+    select,
+    union,
+    union_all,
+)
+
+from institutions.store import SqlDirectory
+from protocols.schema import Protocol
+from workflows import orm
+from workflows.access import Actor, require_compliance
+from workflows.domain import OPEN_TASK_STATUSES
+from workflows.errors import NotAuthorised
+from workflows.ports import UnitOfWork
+from workflows.services import Services
+
+ONTIME_BY = ("step", "institution", "country", "month")
+ACCEPTED = ("accepted", "in-progress")
+# A handoff task starts as `handoff`; declined, it is `rerouted`, then `returned` to the
+# focal point, who may have it `referred`. (A `gap` never reached the receiving country.)
+HANDOFF_ROUTINGS = ("handoff", "rerouted", "returned", "referred")
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the figures are narrowed to. `countries=None`: the actor's whole scope."""
+
+    countries: frozenset[str] | None = None
+    protocol: str | None = None  # a protocol id, e.g. CO-TRATA
+    since: datetime | None = None  # tasks created (cases opened) at or after ...
+    until: datetime | None = None  # ... and before
+    institution: str | None = None  # tasks addressed to this institution
+
+
+@dataclass(frozen=True, slots=True)
+class OnTime:
+    """Completed tasks of one group and how many were completed by their due time."""
+
+    key: str  # a task key, an institution, a country or a month (YYYY-MM, of completion)
+    completed: int
+    on_time: int
+    protocol: str | None = None  # for steps: whose step
+    label: str | None = None  # for steps: the step's label in the asked language
+
+    @property
+    def late(self) -> int:
+        return self.completed - self.on_time
+
+    @property
+    def rate(self) -> float | None:
+        return self.on_time / self.completed if self.completed else None
+
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    country: str
+    institution: str
+    open: int
+    overdue: int  # open, not on hold, past due now
+
+
+@dataclass(frozen=True, slots=True)
+class StepTime:
+    """Hours from a task's creation to its completion: median and 90th percentile."""
+
+    protocol: str
+    task_key: str
+    completed: int
+    median_hours: float
+    p90_hours: float
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelStep:
+    """How many cases ever reached a care state (in the protocol's order)."""
+
+    protocol: str
+    state: str
+    cases: int
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: str
+    tasks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Tasks no institution in the directory could take (they went to the coordinator)."""
+
+    country: str
+    role: str
+    tasks: int
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Cross-border handoffs from `country` to `to_country`."""
+
+    country: str
+    to_country: str
+    open: int  # not yet completed (waiting for acceptance, or accepted)
+    accepted: int  # accepted or in progress: the person is on the way
+    completed: int  # arrival confirmed
+    median_hours: float | None  # creation to completion, completed ones
+    p90_hours: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the compliance page shows, for one scope and set of filters."""
+
+    countries: tuple[str, ...]
+    at: datetime
+    by_step: list[OnTime]
+    by_institution: list[OnTime]
+    by_country: list[OnTime]
+    by_month: list[OnTime]
+    overdue: list[Overdue]
+    step_times: list[StepTime]
+    funnel: list[FunnelStep]
+    rejections: list[Rejection]
+    gaps: list[Gap]
+    handoffs: list[Handoff]
+    institutions: dict[str, str] = field(default_factory=dict)  # id -> name
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The filter choices of a scope."""
+
+    countries: tuple[str, ...]
+    protocols: list[tuple[str, str]]  # (id, title)
+    institutions: list[tuple[str, str]]  # (id, name)
+
+
+# --- dialect differences: the only place SQL differs between SQLite and PostgreSQL -----
+
+
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    hours: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
+    month: Callable[[ColumnElement[Any]], ColumnElement[Any]]
+
+
+def _dialect(conn: Connection) -> _Dialect:
+    if conn.dialect.name == "postgresql":
+        return _Dialect(
+            hours=lambda a, b: cast(extract("epoch", b) - extract("epoch", a), Float) / 3600.0,
+            month=lambda ts: func.to_char(
+                func.timezone(literal_column("'UTC'"), ts), literal_column("'YYYY-MM'")
+            ),
+        )
+    # SQLite keeps UTC instants as naive text; julianday() reads it, in days.
+    return _Dialect(
+        hours=lambda a, b: (func.julianday(b) - func.julianday(a)) * 24.0,
+        month=lambda ts: func.strftime(literal_column("'%Y-%m'"), ts),
+    )
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _ranked(source: FromClause, keys: Sequence[str], value: str) -> Subquery:
+    """`source`'s rows with `value` (as v), its rank in its group of `keys` (rn) and the
+    group's size (n): window functions both databases have."""
+    groups = [source.c[k] for k in keys]
+    return select(
+        *groups,
+        source.c[value].label("v"),
+        func.row_number().over(partition_by=groups, order_by=source.c[value]).label("rn"),
+        func.count().over(partition_by=groups).label("n"),
+    ).subquery("ranked")
+
+
+def _percentile(ranked: Subquery, num: int, den: int) -> ColumnElement[Any]:
+    """`percentile_cont(num/den)` of v per group of `ranked` (an aggregate; group by the
+    keys): at position 1 + f*(n-1), the rows at its floor and ceiling weighted by its
+    fraction, as PostgreSQL's percentile_cont and numpy compute it."""
+    steps = num * (ranked.c.n - 1)
+    low = 1 + steps // den
+    frac = cast(steps % den, Float) / den
+    return func.sum(
+        case(
+            (ranked.c.rn == low, ranked.c.v * (1 - frac)),
+            (ranked.c.rn == low + 1, ranked.c.v * frac),
+            else_=0.0,
+        )
+    )
+
+
+def _few_tasks(condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
+    """`tasks.id IN (SELECT id FROM tasks h WHERE condition)`, for conditions that pick few
+    tasks through an index (routing, status). Written as a join condition, SQLite walks every
+    task of every case in scope instead (ix_cases_country_opened, then ix_tasks_case)."""
+    h = orm.tasks.alias("h")
+    return orm.tasks.c.id.in_(select(h.c.id).where(condition(h)))
+
+
+def _hours_value(value: Any) -> float:
+    return round(float(value), 2)
+
+
+# --- the read model ----------------------------------------------------------------------
+
+
+class SqlCompliance:
+    """The aggregates, each one SQL query; `f.countries=None` means every country (system)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._sql = _dialect(conn)
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    def _tasks(self, f: Filters, *columns: Any) -> Select[Any]:
+        t, c = orm.tasks, orm.cases
+        query = select(*columns).select_from(t.join(c, c.c.id == t.c.case_id))
+        if f.countries is not None:
+            query = query.where(c.c.country.in_(sorted(f.countries)))
+        if f.protocol:
+            query = query.where(c.c.protocol_id == f.protocol)
+        if f.since is not None:
+            query = query.where(t.c.created_at >= f.since)
+        if f.until is not None:
+            query = query.where(t.c.created_at < f.until)
+        if f.institution:
+            query = query.where(t.c.institution == f.institution)
+        return query
+
+    def completed(self, f: Filters) -> tuple[dict[str, list[OnTime]], list[StepTime]]:
+        """The completed tasks, in one pass (one statement):
+
+        - on-time rates per step, institution, country and month of completion: grouped by
+          all four at once, then rolled up by each;
+        - per step, the median and 90th percentile of the hours from creation to completion.
+        """
+        t, c = orm.tasks, orm.cases
+        done = (
+            self._tasks(
+                f,
+                c.c.protocol_id.label("protocol"),
+                t.c.task_key.label("step"),
+                t.c.institution.label("institution"),
+                c.c.country.label("country"),
+                self._sql.month(t.c.updated_at).label("month"),
+                case((t.c.updated_at <= t.c.due_at, 1), else_=0).label("in_time"),
+                self._sql.hours(t.c.created_at, t.c.updated_at).label("h"),
+            )
+            .where(t.c.status == "completed")
+            .cte("done")  # read twice, so both databases compute it once
+        )
+        dims = [done.c.protocol, done.c.step, done.c.institution, done.c.country, done.c.month]
+        g = (
+            select(*dims, func.count().label("n"), func.sum(done.c.in_time).label("ok"))
+            .group_by(*dims)
+            .cte("g")
+        )
+        text, number = cast(null(), String), cast(null(), Float)
+        rollups = [
+            select(
+                literal_column(f"'{by}'").label("by"),
+                g.c.protocol if by == "step" else text,
+                g.c[by].label("k"),
+                func.sum(g.c.n).label("n"),
+                func.sum(g.c.ok).label("ok"),
+                number,
+                number,
+            ).group_by(*([g.c.protocol] if by == "step" else []), g.c[by])
+            for by in ONTIME_BY
+        ]
+        ranked = _ranked(done, ["protocol", "step"], "h")
+        times = select(
+            literal_column("'time'"),
+            ranked.c.protocol,
+            ranked.c.step,
+            func.count(),
+            cast(null(), Integer),
+            _percentile(ranked, 1, 2),
+            _percentile(ranked, 9, 10),
+        ).group_by(ranked.c.protocol, ranked.c.step)
+        rates: dict[str, list[OnTime]] = {by: [] for by in ONTIME_BY}
+        durations: list[StepTime] = []
+        for by, protocol, key, n, ok, median, p90 in self._conn.execute(union_all(*rollups, times)):
+            if by == "time":
+                durations.append(
+                    StepTime(protocol, key, int(n), _hours_value(median), _hours_value(p90))
+                )
+            else:
+                rates[by].append(OnTime(str(key), int(n), int(ok), protocol))
+        for rows in rates.values():
+            rows.sort(key=lambda o: (o.protocol or "", o.key))
+        durations.sort(key=lambda d: (d.protocol, d.task_key))
+        return rates, durations
+
+    def overdue(self, f: Filters, now: datetime) -> list[Overdue]:
+        """Open tasks and those past due now (on hold stops the clock), per country and
+        institution, where any is overdue; most overdue first."""
+        t, c = orm.tasks, orm.cases
+        is_open = t.c.status.in_(list(OPEN_TASK_STATUSES))
+        late = and_(is_open, t.c.status != "on-hold", t.c.due_at < now)
+        query = (
+            self._tasks(
+                f, c.c.country, t.c.institution, _count(is_open).label("open"), _count(late)
+            )
+            .where(_few_tasks(lambda h: h.c.status.in_(list(OPEN_TASK_STATUSES))))
+            .group_by(c.c.country, t.c.institution)
+            .having(func.sum(case((late, 1), else_=0)) > 0)
+        )
+        rows = [Overdue(r[0], r[1], int(r[2]), int(r[3])) for r in self._conn.execute(query)]
+        return sorted(rows, key=lambda o: (-o.overdue, o.country, o.institution))
+
+    def funnel(self, f: Filters) -> list[FunnelStep]:
+        """Cases that ever reached each care state: the current one (tracks), every
+        transition's target and the state the track opened in (events)."""
+        tr, e, c = orm.tracks, orm.events, orm.cases
+        reached = union(
+            select(tr.c.case_id, tr.c.state.label("state")).where(tr.c.track == "care"),
+            select(e.c.case_id, e.c.data["target"].as_string()).where(
+                e.c.kind == "transition", e.c.track == "care"
+            ),
+            select(e.c.case_id, e.c.data["state"].as_string()).where(
+                e.c.kind == "track_opened", e.c.track == "care"
+            ),
+        ).subquery("reached")
+        query = (
+            # UNION already made (case, state) pairs distinct: count(*) spares a second sort
+            select(c.c.protocol_id, reached.c.state, func.count())
+            .select_from(reached.join(c, c.c.id == reached.c.case_id))
+            .where(*self._case_conditions(f), reached.c.state.is_not(None))
+            .group_by(c.c.protocol_id, reached.c.state)
+        )
+        return [FunnelStep(r[0], r[1], int(r[2])) for r in self._conn.execute(query)]
+
+    def _case_conditions(self, f: Filters) -> list[ColumnElement[bool]]:
+        c = orm.cases
+        out: list[ColumnElement[bool]] = []
+        if f.countries is not None:
+            out.append(c.c.country.in_(sorted(f.countries)))
+        if f.protocol:
+            out.append(c.c.protocol_id == f.protocol)
+        if f.since is not None:
+            out.append(c.c.opened_at >= f.since)
+        if f.until is not None:
+            out.append(c.c.opened_at < f.until)
+        return out
+
+    def rejections(self, f: Filters) -> list[Rejection]:
+        t = orm.tasks
+        reason = func.coalesce(t.c.reason, "other")
+        src = self._tasks(f, reason.label("reason")).where(t.c.status == "rejected").subquery()
+        query = select(src.c.reason, func.count()).group_by(src.c.reason)
+        rows = [Rejection(r[0], int(r[1])) for r in self._conn.execute(query)]
+        return sorted(rows, key=lambda x: (-x.tasks, x.reason))
+
+    def gaps(self, f: Filters) -> list[Gap]:
+        t, c = orm.tasks, orm.cases
+        query = (
+            self._tasks(f, c.c.country, t.c.role, func.count())
+            .where(_few_tasks(lambda h: h.c.routing == "gap"))
+            .group_by(c.c.country, t.c.role)
+            .order_by(c.c.country, t.c.role)
+        )
+        return [Gap(r[0], r[1], int(r[2])) for r in self._conn.execute(query)]
+
+    def handoffs(self, f: Filters) -> list[Handoff]:
+        """Handoffs to a receiving country's protocol (gaps without one are routing gaps)."""
+        t, c = orm.tasks, orm.cases
+        to = t.c.handoff["country"].as_string()
+        # only tasks not routed plainly can be handoffs: the JSON is read for those only
+        real = and_(
+            _few_tasks(lambda h: h.c.routing.in_(HANDOFF_ROUTINGS)),
+            t.c.handoff["protocol"].as_string().is_not(None),
+        )
+        base = self._tasks(
+            f,
+            c.c.country.label("country"),
+            to.label("to_country"),
+            t.c.status.label("status"),
+            self._sql.hours(t.c.created_at, t.c.updated_at).label("h"),
+        ).where(real)
+        src = base.subquery("handoffs")
+        keys = [src.c.country, src.c.to_country]
+        counts = select(
+            *keys,
+            _count(src.c.status.in_(list(OPEN_TASK_STATUSES))),
+            _count(src.c.status.in_(list(ACCEPTED))),
+            _count(src.c.status == "completed"),
+        ).group_by(*keys)
+        ranked = _ranked(
+            base.where(t.c.status == "completed").subquery("arrived"),
+            ["country", "to_country"],
+            "h",
+        )
+        durations = select(
+            ranked.c.country,
+            ranked.c.to_country,
+            _percentile(ranked, 1, 2),
+            _percentile(ranked, 9, 10),
+        ).group_by(ranked.c.country, ranked.c.to_country)
+        times = {
+            (r[0], r[1]): (_hours_value(r[2]), _hours_value(r[3]))
+            for r in self._conn.execute(durations)
+        }
+        out = []
+        for r in self._conn.execute(counts):
+            median, p90 = times.get((r[0], r[1]), (None, None))
+            out.append(Handoff(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), median, p90))
+        return sorted(out, key=lambda h: (h.country, h.to_country))
+
+    def protocol_ids(self, f: Filters) -> list[str]:
+        c = orm.cases
+        query = select(c.c.protocol_id).distinct()
+        if f.countries is not None:
+            query = query.where(c.c.country.in_(sorted(f.countries)))
+        return sorted(self._conn.execute(query).scalars())
+
+    def latest_hashes(self) -> dict[str, str]:
+        """protocol id -> the content hash stored last (a small table)."""
+        p = orm.protocol_versions
+        query = select(p.c.protocol_id, p.c.content_hash).order_by(p.c.stored_at)
+        return {r[0]: r[1] for r in self._conn.execute(query)}
+
+
+# --- use cases ---------------------------------------------------------------------------
+
+
+def scoped(actor: Actor, filters: Filters) -> Filters:
+    """The filters narrowed to what the actor may read; refuse countries outside the scope."""
+    wanted = set(filters.countries) if filters.countries else None
+    if wanted is None and actor.is_system:
+        return filters
+    countries = wanted if wanted is not None else set(actor.countries)
+    if not countries:  # say why, rather than "may not read compliance for (nothing)"
+        raise NotAuthorised(
+            f"{actor.describe()} may not read compliance figures: managers and focal points "
+            "read them for the countries in their scope, and this user has none."
+        )
+    require_compliance(actor, countries)
+    return replace(filters, countries=frozenset(countries))
+
+
+def _connection(uow: UnitOfWork) -> Connection:
+    conn = getattr(uow, "connection", None)
+    if not isinstance(conn, Connection):
+        raise TypeError("compliance figures are computed in SQL: use the SQL unit of work")
+    return conn
+
+
+def _protocols(uow: UnitOfWork, q: SqlCompliance) -> dict[str, Protocol]:
+    return {pid: uow.protocols.pinned(h).protocol for pid, h in q.latest_hashes().items()}
+
+
+def report(
+    svc: Services, actor: Actor, filters: Filters | None = None, locale: str = "es"
+) -> Report:
+    """Every compliance figure for the actor's scope (or the countries asked, within it),
+    labelled in `locale` from the protocols the cases run under."""
+    f = scoped(actor, filters or Filters())
+    now = svc.clock.now()
+    with svc.uow() as uow:
+        q = SqlCompliance(_connection(uow))
+        protocols = _protocols(uow, q)
+
+        def step_label(protocol: str | None, key: str) -> str | None:
+            p = protocols.get(protocol or "")
+            try:
+                return p.task_spec(key)[2].label.get(locale) if p else None
+            except KeyError:
+                return None
+
+        rates, durations = q.completed(f)
+        by_step = [replace(r, label=step_label(r.protocol, r.key)) for r in rates["step"]]
+        times = [replace(r, label=step_label(r.protocol, r.task_key)) for r in durations]
+        names = {i.id: i.name for i in SqlDirectory(q.connection).institutions()}
+        return Report(
+            countries=tuple(sorted(f.countries or ())),
+            at=now,
+            by_step=by_step,
+            by_institution=rates["institution"],
+            by_country=rates["country"],
+            by_month=rates["month"],
+            overdue=q.overdue(f, now),
+            step_times=times,
+            funnel=_ordered_funnel(q.funnel(f), protocols, locale),
+            rejections=q.rejections(f),
+            gaps=[_gap_label(g, protocols, locale) for g in q.gaps(f)],
+            handoffs=q.handoffs(f),
+            institutions=names,
+        )
+
+
+def _ordered_funnel(
+    rows: list[FunnelStep], protocols: dict[str, Protocol], locale: str
+) -> list[FunnelStep]:
+    """In the order the protocol declares its care states; unknown states last."""
+
+    def position(r: FunnelStep) -> tuple[str, int, str]:
+        p = protocols.get(r.protocol)
+        states = list(p.tracks["care"].states) if p and "care" in p.tracks else []
+        return (r.protocol, states.index(r.state) if r.state in states else len(states), r.state)
+
+    out = []
+    for r in sorted(rows, key=position):
+        p = protocols.get(r.protocol)
+        state = p.tracks["care"].states.get(r.state) if p and "care" in p.tracks else None
+        out.append(replace(r, label=state.label.get(locale) if state else None))
+    return out
+
+
+def _gap_label(gap: Gap, protocols: dict[str, Protocol], locale: str) -> Gap:
+    for p in protocols.values():
+        if p.country == gap.country and gap.role in p.roles:
+            return replace(gap, label=p.roles[gap.role].get(locale))
+    return gap
+
+
+def options(svc: Services, actor: Actor, locale: str = "es") -> Options:
+    """The countries, protocols and institutions the actor may filter by."""
+    f = scoped(actor, Filters())
+    with svc.uow() as uow:
+        q = SqlCompliance(_connection(uow))
+        protocols = _protocols(uow, q)
+        ids = q.protocol_ids(f)
+        countries = sorted(f.countries) if f.countries is not None else []
+        directory = SqlDirectory(q.connection)
+        institutions = [(i.id, i.name) for c in countries for i in directory.institutions(c)]
+    return Options(
+        countries=tuple(countries),
+        protocols=[(p, protocols[p].title.get(locale) if p in protocols else p) for p in ids],
+        institutions=sorted(institutions, key=lambda i: i[1]),
+    )
