@@ -100,6 +100,21 @@ def next_state(tm: TrackMachine, ctx: GuardContext, trigger: str) -> str:
     return cursor.state
 
 
+_DiagramState: Any = GraphMachine.state_cls
+
+
+class _LabelledState(_DiagramState):  # type: ignore[misc]
+    """A diagram state drawn with its label in the reader's language, not its id."""
+
+    def __init__(self, *args: Any, label: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label = label or self.name
+
+
+class _LabelledGraphMachine(GraphMachine):
+    state_cls = _LabelledState
+
+
 def diagram(
     loaded: LoadedProtocol,
     track_name: str,
@@ -119,7 +134,7 @@ def diagram(
 
     model = _Model()
     states = [
-        {"name": name, "final": s.final} if not s.final else {"name": name, "final": True}
+        {"name": name, "final": s.final, "label": s.label.get(locale)}
         for name, s in track.states.items()
     ]
     transitions = [
@@ -132,7 +147,7 @@ def diagram(
         }
         for t in track.transitions
     ]
-    machine = GraphMachine(
+    machine = _LabelledGraphMachine(
         model=model,
         states=states,
         transitions=transitions,

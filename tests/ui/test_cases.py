@@ -94,7 +94,8 @@ def test_opening_a_case_shows_diagrams_steps_timeline_and_tasks(console, console
     assert len(charts) == len(case.tracks) >= 2
     care = charts[0].proto.spec
     assert care.startswith('digraph "CO-TRATA 2026.1: Protection and assistance"')
-    assert 'reported [label="reported\\l" color=red' in care  # the current state stands out
+    # the current state stands out, named in the reader's language
+    assert 'reported [label="Case intake (COAT)\\l" color=red' in care
     assert any(b.key == "fire_care_case_registered" for b in at.button)
     blocked = [m.value for m in at.markdown if m.value.startswith("🔒")]
     assert any("consent for law_enforcement_contact has not been recorded" in b for b in blocked)
