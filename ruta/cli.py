@@ -26,6 +26,7 @@ from workflows import orm, services
 from workflows.dispatch import dispatch as send_outbox
 from workflows.domain import OPEN_TASK_STATUSES
 from workflows.machine import diagram as draw
+from workflows.repository import verify_chain
 from workflows.scenarios import run_file
 
 app = typer.Typer(
@@ -43,6 +44,8 @@ app.add_typer(protocols_app, name="protocols")
 app.add_typer(institutions_app, name="institutions")
 users_app = typer.Typer(help="People who sign in: one institution, one role.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+audit_app = typer.Typer(help="The tamper-evident event log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 app.add_typer(scenario_app, name="scenario")
 
 INVALID = 2  # exit status for invalid input (a broken file, an unknown id)
@@ -403,6 +406,20 @@ def users_list() -> None:
         scope = ",".join(sorted(u.countries)) or "-"
         state = "" if u.active else "  (deactivated)"
         _say(f"{u.username:<24}{u.role:<13}{u.institution:<36}{scope}{state}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the event hash chain; exit 1 naming the first broken event."""
+    with bootstrap.engine().connect() as conn:
+        checked, broken, why = verify_chain(conn)
+    if broken is None:
+        _say(f"Audit chain intact: {checked} events.")
+        return
+    raise _fail(
+        f"Audit chain BROKEN at event {broken}: {why} ({checked} events before it are intact).",
+        code=1,
+    )
 
 
 def main() -> None:

@@ -174,6 +174,15 @@ approvals = Table(
     Index("ix_approvals_case", "case_id"),
 )
 
+# The head of the event hash chain: one row, locked by every append.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
 case_links = Table(
     "case_links",
     metadata,
@@ -196,6 +205,8 @@ events = Table(
     Column("kind", String(48), nullable=False),
     Column("track", String(32)),
     Column("data", JSON, nullable=False),
+    Column("prev_hash", String(64)),  # the hash chain (workflows/audit.py)
+    Column("hash", String(64)),
     Index("ix_events_case", "case_id"),
     Index("ix_events_kind_at", "kind", "at"),
 )

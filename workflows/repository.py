@@ -7,12 +7,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, insert, select, union, update
+from sqlalchemy import Connection, CursorResult, Engine, func, insert, select, union, update
 
 from institutions.store import SqlDirectory
 from protocols.errors import UnknownProtocol
 from protocols.loader import LoadedProtocol, from_definition
 from workflows import orm
+from workflows.audit import GENESIS, chain_hash
 from workflows.domain import (
     Approval,
     Case,
@@ -275,8 +276,8 @@ class SqlCaseRepository:
                 insert(orm.approvals).values(case_id=cid, name=ap.name, role=ap.role, at=ap.at)
             )
         if case.new_events:
-            conn.execute(
-                insert(orm.events),
+            append_events(
+                conn,
                 [
                     dict(
                         case_id=cid, at=e.at, actor=e.actor, kind=e.kind, track=e.track, data=e.data
@@ -379,6 +380,20 @@ class SqlCaseRepository:
         return list(self._conn.execute(query.limit(limit)).scalars())
 
 
+def append_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Append events to the hash chain; the head row lock serialises concurrent writers."""
+    h = orm.audit_head
+    # take the write lock first (UPDATE), then read: a reader's stale head can never fork
+    conn.execute(update(h).where(h.c.id == 1).values(event_id=h.c.event_id))
+    prev = conn.execute(select(h.c.hash).where(h.c.id == 1)).scalar_one()
+    for row in rows:
+        row["prev_hash"] = prev
+        prev = row["hash"] = chain_hash(row, prev)
+    conn.execute(insert(orm.events), rows)
+    last = conn.execute(select(func.max(orm.events.c.id))).scalar_one()
+    conn.execute(update(h).where(h.c.id == 1).values(event_id=last, hash=prev))
+
+
 def _pk(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None, "an INSERT returns its primary key"
@@ -430,3 +445,30 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.connection.rollback()
+
+
+def verify_chain(conn: Connection, batch: int = 5000) -> tuple[int, int | None, str]:
+    """Recompute the event hash chain: (events checked, first broken event id, why)."""
+    e, h = orm.events, orm.audit_head
+    prev, checked, last_id = GENESIS, 0, 0
+    columns = (e.c.id, e.c.case_id, e.c.at, e.c.actor, e.c.kind, e.c.track, e.c.data)
+    while True:
+        rows = conn.execute(
+            select(*columns, e.c.prev_hash, e.c.hash)
+            .where(e.c.id > last_id)
+            .order_by(e.c.id)
+            .limit(batch)
+        ).mappings()
+        chunk = list(rows)
+        if not chunk:
+            break
+        for row in chunk:
+            if row["prev_hash"] != prev:
+                return checked, row["id"], "its previous-hash link does not match the event before"
+            if chain_hash(dict(row), prev) != row["hash"]:
+                return checked, row["id"], "its content does not match its hash"
+            prev, last_id, checked = row["hash"], row["id"], checked + 1
+    head = conn.execute(select(h.c.event_id, h.c.hash).where(h.c.id == 1)).first()
+    if head is None or head.hash != prev or head.event_id != last_id:
+        return checked, last_id or None, "the chain head does not match the last event"
+    return checked, None, ""

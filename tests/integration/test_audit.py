@@ -1,0 +1,75 @@
+"""The event log is hash-chained, append-only in the database, and verifiable."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from tests.conftest import FOCAL_CO
+from workflows import services
+from workflows.repository import SqlUnitOfWork, verify_chain
+from workflows.services import Services
+
+ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
+
+
+def test_every_event_is_chained_and_the_chain_verifies(svc, test_protocol, engine):
+    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    services.record_consent(svc, ref, "assistance", True, FOCAL_CO)
+    with engine.connect() as conn:
+        checked, broken, why = verify_chain(conn)
+    assert (broken, why) == (None, "")
+    assert checked >= 4
+
+
+def test_editing_or_deleting_an_event_is_refused_by_the_database(svc, test_protocol, engine):
+    services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    for statement in ("UPDATE events SET actor = 'someone else'", "DELETE FROM events"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert verify_chain(conn)[1] is None
+
+
+def test_an_edit_forced_past_the_trigger_is_named_by_verify(svc, test_protocol, engine):
+    services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    with engine.connect() as conn:
+        first = conn.execute(text("SELECT min(id) FROM events")).scalar_one()
+    victim = first + 1
+    with engine.begin() as conn:  # a DBA drops the trigger, edits, and puts it back
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE events DISABLE TRIGGER events_append_only"))
+            conn.execute(text(f"UPDATE events SET actor = 'forged' WHERE id = {victim}"))
+            conn.execute(text("ALTER TABLE events ENABLE TRIGGER events_append_only"))
+        else:
+            conn.execute(text("DROP TRIGGER events_no_update"))
+            conn.execute(text(f"UPDATE events SET actor = 'forged' WHERE id = {victim}"))
+    with engine.connect() as conn:
+        checked, broken, why = verify_chain(conn)
+    assert broken == victim
+    assert "content" in why
+    assert checked == 1
+
+
+def test_concurrent_writers_never_fork_the_chain(svc, test_protocol, engine):
+    refs = [services.open_case(svc, test_protocol, ADULT, FOCAL_CO) for _ in range(6)]
+    errors: list[BaseException] = []
+
+    def work(ref: str) -> None:
+        own = Services(lambda: SqlUnitOfWork(engine), svc.clock, svc.catalog)
+        try:
+            services.record_consent(own, ref, "assistance", True, FOCAL_CO)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(ref,)) for ref in refs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with engine.connect() as conn:
+        assert verify_chain(conn)[1] is None
