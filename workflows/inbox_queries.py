@@ -175,8 +175,14 @@ class SqlInbox:
         return list(self._conn.execute(select(c.c.country).distinct()).scalars())
 
     def record_snapshot(self, at: datetime, figures: list[ComplianceCounts]) -> None:
+        """Store the figures, each with the audit chain's head at that moment (an anchor:
+        a later rewrite of the event log no longer matches the recorded head)."""
+        h = orm.audit_head
+        head = self._conn.execute(select(h.c.event_id, h.c.hash).where(h.c.id == 1)).first()
+        anchor = {"event_id": head.event_id, "hash": head.hash} if head else None
         for counts in figures:
-            data = asdict(counts)
+            data: dict[str, object] = dict(asdict(counts))
+            data["audit_head"] = anchor
             country = data.pop("country")
             self._conn.execute(
                 insert(orm.compliance_snapshots).values(taken_at=at, country=country, figures=data)

@@ -7,11 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from protocols.registry import Registry
 from ruta import bootstrap
 from ruta.db import upgrade
-from workflows import services
+from workflows import orm, services
 from workflows.access import Actor
 from workflows.clocks import SimulatedClock, SystemClock
 from workflows.repository import SqlUnitOfWork
@@ -72,5 +73,9 @@ def test_the_flows_sweep_dispatch_and_snapshot(harness, home):
     assert len(emails) == sent["sent"]
     assert any(ref in e.read_text() for e in emails)
     assert asyncio.run(compliance_snapshot()) == {"countries": 1}
+    with bootstrap.engine().connect() as conn:  # the snapshot anchors the audit chain's head
+        (figures,) = conn.execute(select(orm.compliance_snapshots.c.figures)).scalars()
+        head = conn.execute(select(orm.audit_head.c.hash)).scalar_one()
+    assert figures["audit_head"]["hash"] == head
     # the flows returned counts only: nothing about a person reaches Prefect
     assert set(swept) == {"cases", "handled", "skipped"}
