@@ -9,6 +9,14 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+# One naming convention for every package's constraints and indexes (alembic diffs them).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every database (SQLite would hand back naive ones)."""

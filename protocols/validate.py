@@ -310,6 +310,6 @@ def _sharing(p: Protocol) -> Iterator[Finding]:
                     if not _JURISDICTION.match(where) or where[:2] != country:
                         yield (
                             (*base, "handoff", "jurisdictions", country),
-                            f"'{where}' must be a jurisdiction of {country} (e.g. {country} "
-                            f"or an ISO 3166-2 code such as {country}-XXX)",
+                            f"'{where}' must be a jurisdiction of {country}: the country code, "
+                            "an ISO 3166-2 subdivision or a subdivision plus a municipal code",
                         )

@@ -16,16 +16,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from institutions.sqltypes import UtcDateTime
+from institutions.sqltypes import NAMING_CONVENTION, UtcDateTime
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 Stamp = UtcDateTime()
