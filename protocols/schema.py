@@ -345,6 +345,14 @@ class DurableSolution(_Model):
     label: Labels
 
 
+class Retention(_Model):
+    """How long personal data is kept after a case closes, and why (purged afterwards)."""
+
+    after_closure: DurationField
+    basis: Basis
+    source: str = Field(min_length=1)
+
+
 class ApprovalSpec(_Model):
     """A decision an approver role records on a case (e.g. the mediate-assistance plan)."""
 
@@ -375,6 +383,7 @@ class Protocol(_Model):
     attributes: dict[Ident, AttributeSpec] = {}
     approvals: dict[Ident, ApprovalSpec] = {}
     escalation: Escalation = Escalation()
+    retention: Retention | None = None  # None: personal data is kept until purged by hand
     durable_solutions: list[DurableSolution] = []
     tracks: dict[Ident, Track] = Field(min_length=1)
 
