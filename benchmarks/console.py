@@ -38,6 +38,7 @@ from workflows.compliance import Filters, SqlCompliance
 from workflows.lifecycle import REJECT_REASONS
 from workflows.repository import SqlProtocolStore, SqlUnitOfWork
 from workflows.services import Services
+from workflows.vault import Vault, new_key
 
 NOW = datetime(2026, 3, 2, 14, tzinfo=UTC)
 SHARE = {"CO": 0.5, "PE": 0.3, "EC": 0.2}
@@ -46,6 +47,8 @@ TARGET_MS = 1000.0
 FOCAL_CO = Actor("bench.fp.co", "focal_point", "co-mininterior-coat", frozenset({"CO"}))
 MANAGER = Actor("bench.mgr", "manager", "co-comite-interinstitucional", frozenset(SHARE))
 UNIT_HOURS = {"hours": 1, "calendar_days": 24, "business_days": 34, "months": 730}
+
+BENCH_VAULT = Vault.from_text([new_key()], "benchmark key")  # synthetic data only
 
 
 def _hours(within: Any) -> float:
@@ -350,7 +353,7 @@ def main(cases: int = 10_000, runs: int = 5, pages: bool = True) -> dict[str, tu
         start = time.perf_counter()
         counts = build(engine, cases, registry)
         built = time.perf_counter() - start
-        svc = Services(lambda: SqlUnitOfWork(engine), SimulatedClock(NOW), registry)
+        svc = Services(lambda: SqlUnitOfWork(engine, BENCH_VAULT), SimulatedClock(NOW), registry)
         queries = {**_case_list(svc), **_aggregates(engine, svc)}
         if pages:
             queries |= _pages(svc)

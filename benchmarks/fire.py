@@ -17,9 +17,12 @@ from workflows.access import Actor
 from workflows.clocks import SimulatedClock
 from workflows.repository import SqlUnitOfWork
 from workflows.services import Services
+from workflows.vault import Vault, new_key
 
 ATTRS = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
 BENCH = Actor.system("bench")
+
+BENCH_VAULT = Vault.from_text([new_key()], "benchmark key")  # synthetic data only
 
 
 def main(runs: int = 200) -> None:
@@ -30,7 +33,7 @@ def main(runs: int = 200) -> None:
         upgrade(engine)
         seed_directory(engine)
         clock = SimulatedClock(datetime(2026, 3, 2, 14, tzinfo=UTC))
-        svc = Services(lambda: SqlUnitOfWork(engine), clock, registry)
+        svc = Services(lambda: SqlUnitOfWork(engine, BENCH_VAULT), clock, registry)
         refs = [services.open_case(svc, co, ATTRS, BENCH) for _ in range(runs)]
         for ref in refs:
             services.record_consent(svc, ref, "assistance", True, BENCH)

@@ -12,11 +12,13 @@ from institutions.store import SqlDirectory
 from notifications.senders import EmailSender, FileEmailSender
 from notifications.sendgrid_sender import SendGridEmailSender
 from protocols.registry import COUNTRIES_DIR, Registry
+from ruta import keys
 from ruta.db import make_engine, upgrade
 from ruta.settings import Settings
 from workflows.clocks import SimulatedClock, SystemClock
 from workflows.repository import SqlUnitOfWork
 from workflows.services import Services
+from workflows.vault import Vault, new_key
 
 
 @cache
@@ -36,9 +38,16 @@ def registry(cfg: Settings | None = None) -> Registry:
     return Registry.scan(cfg.protocols_dir or COUNTRIES_DIR)
 
 
+def vault(cfg: Settings | None = None) -> Vault:
+    """The personal-data vault: RUTA_SECRET_KEY, else the key file `ruta init` made."""
+    return keys.vault(cfg or settings())
+
+
 def services(cfg: Settings | None = None) -> Services:
-    db = engine(cfg)
-    return Services(uow=lambda: SqlUnitOfWork(db), clock=SystemClock(), catalog=registry(cfg))
+    db, sealing = engine(cfg), vault(cfg)
+    return Services(
+        uow=lambda: SqlUnitOfWork(db, sealing), clock=SystemClock(), catalog=registry(cfg)
+    )
 
 
 def seed_directory(db: Engine) -> int:
@@ -60,7 +69,8 @@ def scenario_services(clock: SimulatedClock, inactive: list[str] | None = None) 
                 if found is None:
                     raise LookupError(f"No institution {inst_id!r} in the seed directory.")
                 store.upsert([replace(found, active=False)])
-    return Services(uow=lambda: SqlUnitOfWork(db), clock=clock, catalog=registry())
+    sealing = Vault.from_text([new_key()], "scenario key")  # an in-memory run, a throwaway key
+    return Services(uow=lambda: SqlUnitOfWork(db, sealing), clock=clock, catalog=registry())
 
 
 def email_sender(cfg: Settings | None = None) -> EmailSender:

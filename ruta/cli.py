@@ -19,7 +19,7 @@ from institutions.store import SqlDirectory
 from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
-from ruta import bootstrap
+from ruta import bootstrap, keys
 from ruta.cli_institutions import app as institutions_app
 from ruta.db import current_revision, upgrade
 from workflows import orm, services
@@ -28,6 +28,7 @@ from workflows.domain import OPEN_TASK_STATUSES
 from workflows.machine import diagram as draw
 from workflows.repository import verify_chain
 from workflows.scenarios import run_file
+from workflows.vault import VaultError
 
 app = typer.Typer(
     help="Ruta: executable national referral protocols.",
@@ -66,8 +67,13 @@ def init() -> None:
     cfg = bootstrap.settings()
     cfg.home.mkdir(parents=True, exist_ok=True)
     engine = bootstrap.engine(cfg)
+    created = keys.ensure_key_file(cfg)
     try:
-        upgrade(engine)
+        vault = bootstrap.vault(cfg)
+    except VaultError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        upgrade(engine, vault)
     except SQLAlchemyError as exc:
         raise _fail(
             f"Cannot prepare the database: {exc.__class__.__name__}: {exc.orig}"
@@ -75,6 +81,11 @@ def init() -> None:
             else f"Cannot prepare the database: {exc}"
         ) from None
     _say(f"Data directory: {cfg.home.resolve()}")
+    if created is not None:
+        _say(f"Encryption key: generated {created.resolve()} (mode 0600; back it up privately)")
+    else:
+        source = "RUTA_SECRET_KEY" if cfg.secret_key is not None else str(keys.key_file(cfg))
+        _say(f"Encryption key: {source} (sealing key {vault.primary_id})")
     _say(
         f"Database: {engine.url.render_as_string(hide_password=True)} "
         f"(schema revision {current_revision(engine)})"
@@ -288,7 +299,7 @@ def demo(
         )
     from ruta.demo import load_demo
 
-    result = load_demo(engine, bootstrap.registry(cfg), cfg.home)
+    result = load_demo(engine, bootstrap.registry(cfg), cfg.home, bootstrap.vault(cfg))
     _say(f"Demo: {result.cases} synthetic cases in Colombia, Peru and Ecuador.")
     _say("Demo sign-ins (also in " + str(result.credentials) + "):")
     for name, password in result.users.items():

@@ -12,6 +12,7 @@ from sqlalchemy.pool import StaticPool
 
 from institutions import orm as institutions_orm
 from workflows import orm as workflows_orm
+from workflows.vault import Vault
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,29 +27,32 @@ def make_engine(url: str) -> Engine:
         if url in ("sqlite://", "sqlite:///:memory:"):
             # one shared connection, so every unit of work sees the same in-memory database
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-        engine = create_engine(url, **kwargs)
+        # hide_parameters: a failed statement's message never carries the values it wrote
+        engine = create_engine(url, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA secure_delete=ON")  # purged rows are overwritten, not left in free pages
     cursor.close()
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, vault: Vault | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
+    config.attributes["vault"] = vault  # migrations that seal existing personal data need it
     return config
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, vault: Vault | None = None) -> None:
     """Create or upgrade the schema to the newest migration."""
-    command.upgrade(alembic_config(engine), "head")
+    command.upgrade(alembic_config(engine, vault), "head")
 
 
 def current_revision(engine: Engine) -> str | None:

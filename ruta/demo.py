@@ -29,6 +29,7 @@ from workflows.clocks import SimulatedClock, SystemClock
 from workflows.repository import SqlUnitOfWork
 from workflows.scenarios import run
 from workflows.services import Services
+from workflows.vault import Vault
 
 DEMO_USERS = (
     User("fp.colombia", "co-mininterior-coat", "focal_point", frozenset({"CO"})),
@@ -75,14 +76,14 @@ class SyntheticPeople:
         }
 
 
-def load_demo(engine: Engine, registry: Registry, home: Path) -> DemoResult:
+def load_demo(engine: Engine, registry: Registry, home: Path, vault: Vault) -> DemoResult:
     """Create the demo users and cases on an initialised database."""
     people = SyntheticPeople()
     count = 0
 
     def on_demo_db(clock: SimulatedClock, inactive: list[str]) -> Services:
         del inactive  # the demo directory stays whole
-        return Services(lambda: SqlUnitOfWork(engine), clock, registry)
+        return Services(lambda: SqlUnitOfWork(engine, vault), clock, registry)
 
     for path in sorted(SCENARIOS_DIR.glob("*.yaml")):
         doc = YamlDocument.read(path)
@@ -91,7 +92,7 @@ def load_demo(engine: Engine, registry: Registry, home: Path) -> DemoResult:
             stop = max(1, int(total * share))
             run(doc, registry, on_demo_db, person=people, steps=stop, shift=PAST)
             count += 1
-    today = Services(lambda: SqlUnitOfWork(engine), SystemClock(), registry)
+    today = Services(lambda: SqlUnitOfWork(engine, vault), SystemClock(), registry)
     for protocol_id, attributes in FRESH:
         loaded = registry.latest_published(protocol_id)
         services.open_case(today, loaded, attributes, Actor.system("demo"), person=people())

@@ -21,6 +21,7 @@ from workflows.access import Actor
 from workflows.clocks import SimulatedClock
 from workflows.repository import SqlUnitOfWork
 from workflows.services import Services
+from workflows.vault import Vault
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("RUTA_TEST_POSTGRES_URL")
@@ -79,9 +80,12 @@ def svc(engine: Engine, clock: SimulatedClock, test_protocol: LoadedProtocol) ->
     with engine.begin() as conn:
         SqlDirectory(conn).upsert(load_seed(FIXTURES / "test-directory.yaml"))
     catalog = Registry(loaded=[test_protocol])
-    return Services(uow=lambda: SqlUnitOfWork(engine), clock=clock, catalog=catalog)
+    return Services(uow=lambda: SqlUnitOfWork(engine, VAULT), clock=clock, catalog=catalog)
 
 
+# a fixed test key (never used outside tests); tests/integration/test_vault.py rotates others
+TEST_KEY = "dGVzdC1rZXktbm90LWZvci1wcm9kdWN0aW9uLXVzZS0="
+VAULT = Vault.from_text([TEST_KEY], "test key")
 SYSTEM = Actor.system("test")
 FOCAL_CO = Actor("focal-co", "focal_point", "test-lead", frozenset({"CO"}))
 

@@ -68,8 +68,12 @@ persons = Table(
     "persons",
     metadata,
     Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
-    Column("payload", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # sealed: v1.<key id>.<AES-GCM> (workflows/vault.py)
+    Column("key_id", String(8), nullable=False),  # which key sealed it; rotation reads this
+    Column("doc_index", String(64)),  # HMAC blind index of the document number
     Column("updated_at", Stamp, nullable=False),
+    Index("ix_persons_doc_index", "doc_index"),
+    Index("ix_persons_key_id", "key_id"),
 )
 
 tracks = Table(
@@ -105,7 +109,7 @@ tasks = Table(
     Column("outcome", JSON, nullable=False),
     Column("owner", String(64)),
     Column("reason", String(32)),
-    Column("note", Text),  # free text is protected like personal data (issue 6 encrypts it)
+    Column("note", Text),  # free text is protected like personal data: sealed (workflows/vault.py)
     Column("routing", String(16), nullable=False, server_default="directory"),
     Column("handoff", JSON),
     Column("ladder_step", Integer, nullable=False, server_default="0"),

@@ -7,7 +7,18 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, func, insert, select, union, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    union,
+    update,
+)
 
 from institutions.store import SqlDirectory
 from protocols.errors import UnknownProtocol
@@ -28,6 +39,7 @@ from workflows.domain import (
 from workflows.errors import ConcurrentChange, UnknownCase
 from workflows.inbox_queries import SqlInbox
 from workflows.outbox_store import SqlOutbox
+from workflows.vault import Vault
 
 _PINNED: dict[str, LoadedProtocol] = {}
 
@@ -68,8 +80,9 @@ class SqlProtocolStore:
 
 
 class SqlCaseRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, vault: Vault) -> None:
         self._conn = conn
+        self._vault = vault
 
     def next_ref(self, country: str, year: int) -> str:
         t = orm.case_counters
@@ -98,9 +111,20 @@ class SqlCaseRepository:
         if person:
             self._conn.execute(
                 insert(orm.persons).values(
-                    case_id=case.id, payload=json.dumps(person), updated_at=at
+                    case_id=case.id, updated_at=at, **self._seal(case.id, person)
                 )
             )
+
+    def _seal(self, case_id: int, person: dict[str, str]) -> dict[str, Any]:
+        """The stored form of a person record: sealed, with its key id and blind index."""
+        vault = self._vault
+        vault.remember(person.values())
+        number = person.get("document_number", "").strip()
+        return {
+            "payload": vault.seal(json.dumps(person), f"persons:{case_id}"),
+            "key_id": vault.primary_id,
+            "doc_index": vault.index(number, "document_number") if number else None,
+        }
 
     def get(self, ref: str) -> Case:
         c = orm.cases
@@ -144,7 +168,7 @@ class SqlCaseRepository:
                     outcome=dict(r.outcome),
                     owner=r.owner,
                     reason=r.reason,
-                    note=r.note,
+                    note=self._open_note(cid, r.note),
                     routing=r.routing,
                     handoff=dict(r.handoff) if r.handoff is not None else None,
                     ladder_step=r.ladder_step,
@@ -174,8 +198,46 @@ class SqlCaseRepository:
     def person(self, case: Case) -> dict[str, str]:
         """The protected person record of a case (empty when none was recorded)."""
         p = orm.persons
-        payload = self._conn.execute(select(p.c.payload).where(p.c.case_id == case.id)).scalar()
-        return dict(json.loads(payload)) if payload else {}
+        row = self._conn.execute(
+            select(p.c.payload, p.c.key_id).where(p.c.case_id == case.id)
+        ).first()
+        if row is None:
+            return {}
+        person = dict(json.loads(self._vault.open(row.payload, f"persons:{case.id}")))
+        self._vault.remember(person.values())
+        return person
+
+    def with_document(self, number: str) -> list[str]:
+        """References of the cases whose person has this document number (by blind index)."""
+        p, c = orm.persons, orm.cases
+        hashes = self._vault.lookups(number, "document_number")
+        query = (
+            select(c.c.ref).join(p, p.c.case_id == c.c.id).where(p.c.doc_index.in_(hashes))
+        ).order_by(c.c.opened_at.desc())
+        return list(self._conn.execute(query).scalars())
+
+    def holding_personal_data(self, closed_by: datetime) -> list[tuple[str, str, datetime]]:
+        c, p, t = orm.cases, orm.persons, orm.tasks
+        holds = exists().where(p.c.case_id == c.c.id) | exists().where(
+            t.c.case_id == c.c.id, t.c.note.is_not(None)
+        )
+        query = (
+            select(c.c.ref, c.c.protocol_hash, c.c.closed_at)
+            .where(c.c.closed_at.is_not(None), c.c.closed_at <= closed_by, holds)
+            .order_by(c.c.closed_at)
+        )
+        return [(r.ref, r.protocol_hash, r.closed_at) for r in self._conn.execute(query)]
+
+    def forget_person(self, case: Case) -> tuple[list[str], int]:
+        p, t = orm.persons, orm.tasks
+        fields = sorted(self.person(case))
+        self._conn.execute(delete(p).where(p.c.case_id == case.id))
+        notes = self._conn.execute(
+            update(t).where(t.c.case_id == case.id, t.c.note.is_not(None)).values(note=None)
+        ).rowcount
+        for task in case.tasks:
+            task.note = None
+        return fields, notes
 
     def task_row(self, task_id: int) -> dict[str, Any] | None:
         """A task's due time, reason and handoff, for a message about it (no case load)."""
@@ -330,7 +392,7 @@ class SqlCaseRepository:
             outcome=task.outcome,
             owner=task.owner,
             reason=task.reason,
-            note=task.note,
+            note=self._seal_note(cid, task.note),
             routing=task.routing,
             handoff=task.handoff,
             ladder_step=task.ladder_step,
@@ -341,6 +403,15 @@ class SqlCaseRepository:
         elif task.dirty:
             self._conn.execute(update(orm.tasks).where(orm.tasks.c.id == task.id).values(**row))
         task.dirty = False
+
+    def _seal_note(self, case_id: int, note: str | None) -> str | None:
+        if not note:
+            return note
+        self._vault.remember([note])
+        return self._vault.seal(note, f"tasks.note:{case_id}")
+
+    def _open_note(self, case_id: int, sealed: str | None) -> str | None:
+        return self._vault.open(sealed, f"tasks.note:{case_id}") if sealed else sealed
 
     def _save_deadline(self, cid: int, d: Deadline) -> None:
         row = dict(
@@ -409,8 +480,9 @@ class SqlUnitOfWork:
     inbox: SqlInbox
     outbox: SqlOutbox
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, vault: Vault) -> None:
         self._engine = engine
+        self.vault = vault
         self._conn: Connection | None = None
 
     @property
@@ -420,7 +492,7 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         self._conn = self._engine.connect()
-        self.cases = SqlCaseRepository(self._conn)
+        self.cases = SqlCaseRepository(self._conn, self.vault)
         self.protocols = SqlProtocolStore(self._conn)
         self.directory = SqlDirectory(self._conn)
         self.inbox = SqlInbox(self._conn)

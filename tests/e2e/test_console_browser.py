@@ -20,6 +20,7 @@ import pytest
 from protocols.registry import Registry
 from ruta.db import make_engine
 from ruta.serve import free_port
+from tests.conftest import TEST_KEY, VAULT
 from workflows import services
 from workflows.access import Actor
 from workflows.clocks import SystemClock
@@ -38,7 +39,12 @@ pytestmark = pytest.mark.skipif(
 def stack(tmp_path):
     """`make run`: init, demo, serve; yields (console URL, demo passwords, a fresh case)."""
     home = tmp_path / "home"
-    env = {**os.environ, "RUTA_HOME": str(home), "RUTA_SWEEP_SECONDS": "5"}
+    env = {
+        **os.environ,
+        "RUTA_HOME": str(home),
+        "RUTA_SECRET_KEY": TEST_KEY,
+        "RUTA_SWEEP_SECONDS": "5",
+    }
     for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
         env.pop(key, None)
     for command in (["init"], ["demo", "--if-empty"]):
@@ -48,7 +54,7 @@ def stack(tmp_path):
     )
     registry = Registry.scan()
     engine = make_engine(f"sqlite:///{home / 'ruta.sqlite3'}")
-    svc = Services(lambda: SqlUnitOfWork(engine), SystemClock(), registry)
+    svc = Services(lambda: SqlUnitOfWork(engine, VAULT), SystemClock(), registry)
     ref = services.open_case(
         svc,
         registry.latest_published("CO-TRATA"),

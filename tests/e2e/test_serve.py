@@ -17,6 +17,7 @@ from sqlalchemy import select
 from protocols.registry import Registry
 from ruta.db import make_engine
 from ruta.serve import free_port
+from tests.conftest import TEST_KEY, VAULT
 from workflows import orm, services
 from workflows.access import Actor
 from workflows.clocks import SimulatedClock, SystemClock
@@ -31,6 +32,7 @@ def test_serve_sends_the_overdue_notice_and_stops_cleanly(tmp_path):
     env = {
         **os.environ,
         "RUTA_HOME": str(home),
+        "RUTA_SECRET_KEY": TEST_KEY,
         "RUTA_SWEEP_SECONDS": "5",
         "RUTA_DISPATCH_SECONDS": "5",
     }
@@ -62,7 +64,7 @@ def test_serve_sends_the_overdue_notice_and_stops_cleanly(tmp_path):
         engine = make_engine(f"sqlite:///{home / 'ruta.sqlite3'}")
         registry = Registry.scan()
         clock = SimulatedClock(SystemClock().now() - timedelta(days=3))
-        svc = Services(lambda: SqlUnitOfWork(engine), clock, registry)
+        svc = Services(lambda: SqlUnitOfWork(engine, VAULT), clock, registry)
         ref = services.open_case(
             svc,
             registry.latest_published("CO-TRATA"),
@@ -105,7 +107,7 @@ def _children(pid: int) -> list[int]:
 
 def test_when_one_part_dies_serve_stops_the_others_and_fails(tmp_path):
     home = tmp_path / "home"
-    env = {**os.environ, "RUTA_HOME": str(home)}
+    env = {**os.environ, "RUTA_HOME": str(home), "RUTA_SECRET_KEY": TEST_KEY}
     for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
         env.pop(key, None)
     subprocess.run([sys.executable, "-m", "ruta", "init"], env=env, check=True, cwd=ROOT)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.registry import Registry
+from tests.conftest import VAULT
 from workflows import inbox, services
 from workflows.access import Actor
 from workflows.clocks import SimulatedClock
@@ -68,7 +69,7 @@ def world(engine: Engine, clock: SimulatedClock) -> tuple[Services, str, str]:
     with engine.begin() as conn:
         SqlDirectory(conn).upsert(load_seeds())
     registry = Registry.scan()
-    svc = Services(uow=lambda: SqlUnitOfWork(engine), clock=clock, catalog=registry)
+    svc = Services(uow=lambda: SqlUnitOfWork(engine, VAULT), clock=clock, catalog=registry)
     co = services.open_case(
         svc,
         registry.latest_published("CO-TRATA"),

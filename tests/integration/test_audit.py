@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.conftest import FOCAL_CO
+from tests.conftest import FOCAL_CO, VAULT
 from workflows import services
 from workflows.repository import SqlUnitOfWork, verify_chain
 from workflows.services import Services
@@ -59,7 +59,7 @@ def test_concurrent_writers_never_fork_the_chain(svc, test_protocol, engine):
     errors: list[BaseException] = []
 
     def work(ref: str) -> None:
-        own = Services(lambda: SqlUnitOfWork(engine), svc.clock, svc.catalog)
+        own = Services(lambda: SqlUnitOfWork(engine, VAULT), svc.clock, svc.catalog)
         try:
             services.record_consent(own, ref, "assistance", True, FOCAL_CO)
         except BaseException as exc:  # reported below

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.registry import Registry
+from tests.conftest import VAULT
 from workflows import casebook, inbox, orm, services
 from workflows.access import Actor
 from workflows.clocks import SimulatedClock
@@ -35,7 +36,7 @@ SYNTHETIC = {"given_name": "Prueba", "family_name": "Sintética", "document_type
 def svc(engine: Engine, clock: SimulatedClock) -> Services:
     with engine.begin() as conn:
         SqlDirectory(conn).upsert(load_seeds())
-    return Services(uow=lambda: SqlUnitOfWork(engine), clock=clock, catalog=Registry.scan())
+    return Services(uow=lambda: SqlUnitOfWork(engine, VAULT), clock=clock, catalog=Registry.scan())
 
 
 def open_co(svc: Services, person: dict[str, str] | None = None) -> str:

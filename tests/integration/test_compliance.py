@@ -25,7 +25,7 @@ from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.registry import SCENARIOS_DIR, Registry
 from protocols.yamlfile import YamlDocument
-from tests.conftest import FOCAL_CO, START, officer
+from tests.conftest import FOCAL_CO, START, VAULT, officer
 from workflows import compliance, inbox, services
 from workflows.access import Actor
 from workflows.clocks import SimulatedClock
@@ -221,7 +221,7 @@ def test_cross_border_handoff_times_and_open_handoffs(engine: Engine):
     registry = Registry.scan()
 
     def make(clock: SimulatedClock, inactive: list[str]) -> Services:
-        return Services(lambda: SqlUnitOfWork(engine), clock, registry)
+        return Services(lambda: SqlUnitOfWork(engine, VAULT), clock, registry)
 
     for wait in ("1 days", "3 days"):
         result = run(_scenario_with_wait(wait), registry, make)
@@ -230,7 +230,7 @@ def test_cross_border_handoff_times_and_open_handoffs(engine: Engine):
     accepted = {"accept": {"task": "return_handoff"}}
     at = next(i for i, s in enumerate(doc.data["steps"]) if s == accepted)
     assert run(doc, registry, make, steps=at + 1).passed  # accepted, not yet arrived
-    svc = Services(lambda: SqlUnitOfWork(engine), SimulatedClock(START), registry)
+    svc = Services(lambda: SqlUnitOfWork(engine, VAULT), SimulatedClock(START), registry)
     manager = Actor("mgr.co", "manager", "co-comite-interinstitucional", frozenset({"CO"}))
     (handoff,) = compliance.report(svc, manager).handoffs
     # accepted at creation time, arrival 24 h and 72 h later: median 48, p90 24 + 0.9 * 48

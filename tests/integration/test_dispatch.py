@@ -14,7 +14,7 @@ from institutions.store import SqlDirectory
 from notifications.messages import LOCALES, TEMPLATES
 from notifications.senders import InMemoryEmailSender, Permanent, RetryLater
 from notifications.sendgrid_sender import SendGridEmailSender
-from tests.conftest import FOCAL_CO
+from tests.conftest import FOCAL_CO, VAULT
 from tests.fakes import FakeSendGrid, Reply
 from workflows import orm, services
 from workflows.dispatch import MAX_ATTEMPTS, dispatch
@@ -176,7 +176,7 @@ def test_two_dispatchers_drain_500_messages_each_exactly_once(svc, test_protocol
     errors: list[BaseException] = []
 
     def drain() -> None:
-        own = Services(lambda: SqlUnitOfWork(engine), svc.clock, svc.catalog)
+        own = Services(lambda: SqlUnitOfWork(engine, VAULT), svc.clock, svc.catalog)
         try:
             while dispatch(own, sender, CONSOLE, limit=25).claimed:
                 pass

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.conftest import FOCAL_CO
+from tests.conftest import FOCAL_CO, VAULT
 from workflows import inbox, orm, services
 from workflows.errors import (
     ConcurrentChange,
@@ -119,7 +119,7 @@ def test_second_writer_on_a_stale_version_gets_a_reload_error_and_nothing_is_los
 
 def test_two_open_transactions_on_one_case_the_second_commit_loses(svc, test_protocol, engine):
     ref = open_adult(svc, test_protocol)
-    first, second = SqlUnitOfWork(engine), SqlUnitOfWork(engine)
+    first, second = SqlUnitOfWork(engine, VAULT), SqlUnitOfWork(engine, VAULT)
     with first as a:
         case_a = a.cases.get(ref)
         with second as b:
@@ -191,7 +191,8 @@ def test_every_change_is_an_event_and_personal_data_stays_in_its_table(svc, test
         stored = conn.execute(select(orm.persons.c.payload)).scalar_one()
     assert kinds[:3] == ["case_opened", "personal_data_recorded", "track_opened"]
     assert {"task_completed", "transition", "consent_recorded", "deadline_started"} <= set(kinds)
-    assert "Zorbalina" in stored
+    assert stored.startswith(f"v1.{VAULT.primary_id}.")  # sealed: the name is not in it
+    assert "Zorbalina" not in stored
     assert "Zorbalina" not in dumped
     assert "SYN-0000001" not in dumped
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from protocols.registry import Registry
 from ruta import bootstrap
 from ruta.db import upgrade
+from tests.conftest import TEST_KEY, VAULT
 from workflows import orm, services
 from workflows.access import Actor
 from workflows.clocks import SimulatedClock, SystemClock
@@ -35,6 +36,7 @@ def harness():
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("RUTA_HOME", str(tmp_path))
+    monkeypatch.setenv("RUTA_SECRET_KEY", TEST_KEY)
     monkeypatch.delenv("RUTA_DATABASE_URL", raising=False)
     monkeypatch.delenv("RUTA_SENDGRID_API_KEY", raising=False)
     bootstrap.settings.cache_clear()
@@ -50,7 +52,7 @@ def overdue_case(home: Path) -> str:
     registry = Registry.scan()
     clock = SimulatedClock(SystemClock().now() - timedelta(days=3))
     engine = bootstrap.engine()
-    svc = Services(lambda: SqlUnitOfWork(engine), clock, registry)
+    svc = Services(lambda: SqlUnitOfWork(engine, VAULT), clock, registry)
     return services.open_case(
         svc,
         registry.latest_published("CO-TRATA"),

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from protocols.loader import from_text
 from protocols.registry import Registry
-from tests.conftest import FIXTURES, FOCAL_CO, START
+from tests.conftest import FIXTURES, FOCAL_CO, START, VAULT
 from workflows import inbox, orm, services
 from workflows.clocks import SimulatedClock
 from workflows.repository import SqlUnitOfWork
@@ -133,7 +133,7 @@ def test_two_sweepers_at_once_send_each_rung_exactly_once(laddered, clock, engin
 
     def work() -> None:
         try:
-            services.sweep(Services(lambda: SqlUnitOfWork(engine), clock, svc.catalog))
+            services.sweep(Services(lambda: SqlUnitOfWork(engine, VAULT), clock, svc.catalog))
         except BaseException as exc:  # reported below
             errors.append(exc)
 

@@ -20,6 +20,7 @@ from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
+from tests.conftest import VAULT
 from workflows.clocks import SimulatedClock
 from workflows.repository import SqlUnitOfWork
 from workflows.services import Services
@@ -51,7 +52,7 @@ def console_engine(tmp_path: Path) -> Engine:
 
 @pytest.fixture
 def console_svc(console_engine: Engine, clock: SimulatedClock) -> Services:
-    return Services(lambda: SqlUnitOfWork(console_engine), clock, Registry.scan())
+    return Services(lambda: SqlUnitOfWork(console_engine, VAULT), clock, Registry.scan())
 
 
 @pytest.fixture
