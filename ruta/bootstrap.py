@@ -56,9 +56,15 @@ def seed_directory(db: Engine) -> int:
         return SqlDirectory(conn).upsert(load_seeds())
 
 
-def scenario_services(clock: SimulatedClock, inactive: list[str] | None = None) -> Services:
-    """A fresh in-memory database per scenario, migrated and seeded like a real one."""
-    db = make_engine("sqlite://")
+def scenario_services(
+    clock: SimulatedClock,
+    inactive: list[str] | None = None,
+    url: str = "sqlite://",
+    vault: Vault | None = None,
+) -> Services:
+    """A fresh database per scenario (in memory by default), migrated and seeded like a real
+    one; its personal data is sealed under a throwaway key unless a vault is given."""
+    db = make_engine(url)
     upgrade(db)
     seed_directory(db)
     if inactive:
@@ -69,7 +75,7 @@ def scenario_services(clock: SimulatedClock, inactive: list[str] | None = None) 
                 if found is None:
                     raise LookupError(f"No institution {inst_id!r} in the seed directory.")
                 store.upsert([replace(found, active=False)])
-    sealing = Vault.from_text([new_key()], "scenario key")  # an in-memory run, a throwaway key
+    sealing = vault or Vault.from_text([new_key()], "scenario key")
     return Services(uow=lambda: SqlUnitOfWork(db, sealing), clock=clock, catalog=registry())
 
 

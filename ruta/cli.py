@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 from pathlib import Path
@@ -19,8 +18,9 @@ from institutions.store import SqlDirectory
 from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
-from ruta import bootstrap, keys
+from ruta import bootstrap, keys, logs
 from ruta.cli_institutions import app as institutions_app
+from ruta.cli_privacy import keys_app, purge
 from ruta.db import current_revision, upgrade
 from workflows import orm, services
 from workflows.dispatch import dispatch as send_outbox
@@ -48,6 +48,8 @@ app.add_typer(users_app, name="users")
 audit_app = typer.Typer(help="The tamper-evident event log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(keys_app, name="keys")
+app.command()(purge)
 
 INVALID = 2  # exit status for invalid input (a broken file, an unknown id)
 
@@ -332,7 +334,9 @@ def dispatch(
 
 @app.command()
 def worker() -> None:
-    """Serve the Prefect deployments deadline-sweep, outbox-dispatch, compliance-snapshot.
+    """Serve the Prefect deployments deadline-sweep, outbox-dispatch and nightly.
+
+    nightly purges personal data past its retention period and takes the compliance snapshot.
 
     Needs a Prefect server (PREFECT_API_URL); `ruta serve` starts one with the worker.
     """
@@ -434,5 +438,5 @@ def audit_verify() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.install()
     app()

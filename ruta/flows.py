@@ -15,11 +15,11 @@ from prefect import flow, serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
 from ruta import bootstrap
-from workflows import services
+from workflows import retention, services
 from workflows.dispatch import dispatch
 from workflows.snapshots import take_snapshot
 
-SNAPSHOT_CRON = "0 2 * * *"  # nightly, in the server's time zone
+NIGHTLY_CRON = "0 2 * * *"  # nightly, in the server's time zone
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
 )
@@ -55,12 +55,14 @@ async def outbox_dispatch() -> dict[str, int]:
     return await asyncio.to_thread(run)
 
 
-@flow(name="compliance-snapshot", persist_result=False, log_prints=False)
-async def compliance_snapshot() -> dict[str, int]:
-    """Record the day's compliance figures per country."""
+@flow(name="nightly", persist_result=False, log_prints=False)
+async def nightly() -> dict[str, int]:
+    """Purge personal data past its retention period, then record the compliance figures."""
 
     def run() -> dict[str, int]:
-        return {"countries": take_snapshot(bootstrap.services())}
+        svc = bootstrap.services()
+        purged = len(retention.purge(svc))
+        return {"purged": purged, "countries": take_snapshot(svc)}
 
     return await asyncio.to_thread(run)
 
@@ -74,9 +76,7 @@ def deployments() -> list[Any]:
         outbox_dispatch.to_deployment(
             name="outbox-dispatch", interval=cfg.dispatch_seconds, concurrency_limit=ONE_AT_A_TIME
         ),
-        compliance_snapshot.to_deployment(
-            name="compliance-snapshot", cron=SNAPSHOT_CRON, concurrency_limit=ONE_AT_A_TIME
-        ),
+        nightly.to_deployment(name="nightly", cron=NIGHTLY_CRON, concurrency_limit=ONE_AT_A_TIME),
     ]
 
 

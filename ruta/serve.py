@@ -141,7 +141,7 @@ def serve(cfg: Settings, say: Callable[[str], None], console_port: int = 8501) -
             "worker",
             [sys.executable, "-m", "ruta", "worker"],
             worker_env,
-            "deadline-sweep, outbox-dispatch, compliance-snapshot",
+            "deadline-sweep, outbox-dispatch, nightly",
             f"http://127.0.0.1:{runner_port}/health",
             logs / "worker.log",
         )

@@ -11,8 +11,11 @@ from pathlib import Path
 import streamlit as st
 
 from institutions.accounts import SignInRefused, authenticate
+from ruta import logs
 from ui import deps, i18n
 from ui.deps import _
+
+logs.install()  # personal values never reach a log line (ruta/logs.py)
 
 PAGES = Path(__file__).parent / "pages"
 MENU = {  # role -> pages, the first is where they land

@@ -23,9 +23,11 @@ from workflows.errors import InvalidInput, NotAuthorised
 from workflows.guards import GuardContext, unmet
 from workflows.ports import UnitOfWork
 from workflows.services import Services
+from workflows.vault import normalise
 
 PAGE_SIZE = 25
 # Why a focal point opens the protected person record; the code goes into the event.
+MIN_DOCUMENT = 4  # shorter numbers would match too many people
 REVEAL_REASONS = ("case_work", "contact_person", "legal_proceeding", "verification")
 PROGRAMMES: tuple[str, ...] = get_args(Protocol.model_fields["programme"].annotation)
 
@@ -277,3 +279,33 @@ def reveal_person(svc: Services, actor: Actor, ref: str, reason: str) -> dict[st
         uow.cases.save(case)  # an event only: no claim, no version bump
         uow.commit()
     return person
+
+
+def find_by_document(svc: Services, actor: Actor, number: str, reason: str) -> list[str]:
+    """The cases in the actor's scope whose person has this document number.
+
+    The lookup goes through the blind index (the number is never compared in the clear) and
+    leaves a `personal_data_searched` event with the reason on every case it finds.
+    """
+    if reason not in REVEAL_REASONS:
+        raise InvalidInput(
+            f"Unknown reason {reason!r} to search personal data; reasons: "
+            f"{', '.join(REVEAL_REASONS)}."
+        )
+    require_casebook(actor, "search cases by document number")
+    if len(normalise(number)) < MIN_DOCUMENT:
+        raise InvalidInput(
+            f"A document number has at least {MIN_DOCUMENT} letters or digits; "
+            "write it whole (spaces, dots and dashes do not matter)."
+        )
+    found = []
+    with svc.uow() as uow:
+        for ref in uow.cases.with_document(number):
+            case = uow.cases.get(ref)
+            if case.country not in actor.countries:
+                continue  # another country's case: not even its existence is told
+            case.record("personal_data_searched", svc.clock.now(), actor.name, reason=reason)
+            uow.cases.save(case)
+            found.append(ref)
+        uow.commit()
+    return found

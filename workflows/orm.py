@@ -233,7 +233,7 @@ outbox = Table(
     Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
 )
 
-# Nightly compliance figures per country (the compliance-snapshot flow).
+# Nightly compliance figures per country (the nightly flow).
 compliance_snapshots = Table(
     "compliance_snapshots",
     metadata,

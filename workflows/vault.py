@@ -121,8 +121,9 @@ class Vault:
         self._set(keys)
 
     @classmethod
-    def from_text(cls, texts: Sequence[str], where: str) -> Vault:
-        return cls([parse_key(t, f"{where}, key {i + 1}") for i, t in enumerate(texts)])
+    def from_text(cls, texts: Sequence[str], where: str, redactor: Redactor = REDACTOR) -> Vault:
+        keys = [parse_key(t, f"{where}, key {i + 1}") for i, t in enumerate(texts)]
+        return cls(keys, redactor=redactor)
 
     def _set(self, keys: Sequence[bytes]) -> None:
         if tuple(keys) == getattr(self, "_masters", None):

@@ -15,7 +15,7 @@ from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.registry import Registry
 from tests.conftest import VAULT
-from workflows import inbox, services
+from workflows import casebook, inbox, services
 from workflows.access import Actor
 from workflows.clocks import SimulatedClock
 from workflows.errors import NotAuthorised
@@ -23,6 +23,18 @@ from workflows.repository import SqlUnitOfWork
 from workflows.services import Services
 
 SYSTEM = Actor.system("test")
+# obviously synthetic people, every protected field filled
+PERSON_CO = {
+    "given_name": "Zorbalina",
+    "family_name": "Sintética Prueba",
+    "document_type": "passport",
+    "document_number": "SYN-CO-000111",
+    "birth_date": "1990-01-01",
+    "phone": "+57 300 000 0000",
+    "address": "Calle Ficticia 0",
+    "narrative": "Relato sintético de prueba",
+}
+PERSON_PE = {**PERSON_CO, "given_name": "Quintila", "document_number": "SYN-PE-000222"}
 PERSONAS = {
     "focal point CO": Actor("fp.co", "focal_point", "co-mininterior-coat", frozenset({"CO"})),
     "focal point PE": Actor("fp.pe", "focal_point", "pe-mimp", frozenset({"PE"})),
@@ -75,6 +87,7 @@ def world(engine: Engine, clock: SimulatedClock) -> tuple[Services, str, str]:
         registry.latest_published("CO-TRATA"),
         {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
         SYSTEM,
+        person=PERSON_CO,
     )
     move = inbox.move
     move(svc, SYSTEM, co, "register_case", "complete")
@@ -87,6 +100,7 @@ def world(engine: Engine, clock: SimulatedClock) -> tuple[Services, str, str]:
         registry.latest_published("PE-TRATA"),
         {"jurisdiction": "PE-LMA", "minor": False, "nationality": "VE"},
         SYSTEM,
+        person=PERSON_PE,
     )
     return svc, co, pe
 
@@ -152,3 +166,122 @@ def test_a_decision_is_recorded_by_the_role_it_belongs_to_or_a_focal_point(world
         services.approve(svc, co, "mediate_plan", "comite_territorial", PERSONAS["focal point PE"])
     case = services.load_case(svc, co, PERSONAS["focal point CO"])
     assert [a.name for a in case.approvals] == ["mediate_plan"]
+
+
+# --- field-level need-to-know ---------------------------------------------------------------
+# What each persona gets of each case's fields: `refused`, or the attributes and person fields
+# it sees (and those the step would share once consent allows). The CO lodging step shares
+# given and family name, minor, risk and nationality with the territorial entity (risk is
+# not set yet, so it is not there); the PE
+# police registration shares the identity, document, birth date and narrative with the unit.
+NAMES = ["family_name", "given_name"]
+IDENTITY = ["birth_date", "document_number", "document_type", "family_name", "given_name"]
+PE_POLICE = {
+    "attributes": ["jurisdiction", "minor", "nationality"],
+    "person": [],
+    "withheld": [*IDENTITY, "narrative"],
+}
+CO_LODGING = {"attributes": ["minor", "nationality"], "person": NAMES, "withheld": []}
+EVERYTHING = sorted(PERSON_CO)
+FIELDS = {
+    "focal point CO": {
+        "CO lodging task": CO_LODGING,
+        "PE police task": "refused",
+        "reveal CO": EVERYTHING,
+        "reveal PE": "refused",
+        "find CO document": "CO",
+        "find PE document": [],
+    },
+    "focal point PE": {
+        "CO lodging task": "refused",
+        "PE police task": PE_POLICE,
+        "reveal CO": "refused",
+        "reveal PE": EVERYTHING,
+        "find CO document": [],
+        "find PE document": "PE",
+    },
+    "Ipiales shelter": {
+        "CO lodging task": CO_LODGING,
+        "PE police task": "refused",
+        "reveal CO": "refused",
+        "reveal PE": "refused",
+        "find CO document": "refused",
+        "find PE document": "refused",
+    },
+    "Lima police unit": {
+        "CO lodging task": "refused",
+        "PE police task": PE_POLICE,
+        "reveal CO": "refused",
+        "reveal PE": "refused",
+        "find CO document": "refused",
+        "find PE document": "refused",
+    },
+    **{
+        persona: dict.fromkeys(
+            (
+                "CO lodging task",
+                "PE police task",
+                "reveal CO",
+                "reveal PE",
+                "find CO document",
+                "find PE document",
+            ),
+            "refused",
+        )
+        for persona in ("manager CO", "admin CO")
+    },
+}
+
+
+@pytest.mark.parametrize("persona", list(PERSONAS))
+def test_each_persona_sees_exactly_the_fields_the_protocol_shares_with_it(world, persona):
+    svc, co, pe = world
+    # consent to share with the lodging institution (CO), none yet with the police (PE)
+    services.record_consent(svc, co, "data_sharing", True, SYSTEM, role="entidad_territorial")
+    actor = PERSONAS[persona]
+    probes = {
+        "CO lodging task": lambda: _projection(inbox.view_task(svc, actor, co, "arrange_lodging")),
+        "PE police task": lambda: _projection(
+            inbox.view_task(svc, actor, pe, "register_case_reta")
+        ),
+        "reveal CO": lambda: sorted(casebook.reveal_person(svc, actor, co, "case_work")),
+        "reveal PE": lambda: sorted(casebook.reveal_person(svc, actor, pe, "case_work")),
+        "find CO document": lambda: casebook.find_by_document(
+            svc, actor, "syn co 000111", "verification"
+        ),
+        "find PE document": lambda: casebook.find_by_document(
+            svc, actor, "SYN-PE-000222", "verification"
+        ),
+    }
+    seen: dict[str, object] = {}
+    for name, probe in probes.items():
+        try:
+            seen[name] = probe()
+        except NotAuthorised as exc:
+            seen[name] = "refused" if actor.name in str(exc) else str(exc)
+    expected = {
+        name: {"CO": [co], "PE": [pe]}.get(want, want) if isinstance(want, str) else want
+        for name, want in FIELDS[persona].items()
+    }
+    assert seen == expected
+
+
+def _projection(view: inbox.TaskView) -> dict[str, list[str]]:
+    shared = PERSON_CO if view.country == "CO" else PERSON_PE
+    for field, value in view.person.items():  # the values are the person's, unaltered
+        assert value == shared[field]
+    return {
+        "attributes": sorted(view.attributes),
+        "person": sorted(view.person),
+        "withheld": sorted(view.withheld),
+    }
+
+
+def test_a_manager_gets_counts_and_never_an_identity(world):
+    svc, co, _pe = world
+    rows = inbox.compliance(svc, PERSONAS["manager CO"], {"CO"})
+    text = repr(rows)
+    assert rows
+    assert co not in text
+    for value in PERSON_CO.values():
+        assert value not in text

@@ -62,7 +62,7 @@ def overdue_case(home: Path) -> str:
 
 
 def test_the_flows_sweep_dispatch_and_snapshot(harness, home):
-    from ruta.flows import compliance_snapshot, deadline_sweep, outbox_dispatch
+    from ruta.flows import deadline_sweep, nightly, outbox_dispatch
 
     ref = overdue_case(home)
     swept = asyncio.run(deadline_sweep())
@@ -74,7 +74,7 @@ def test_the_flows_sweep_dispatch_and_snapshot(harness, home):
     emails = sorted((home / "outbox").glob("*.eml"))
     assert len(emails) == sent["sent"]
     assert any(ref in e.read_text() for e in emails)
-    assert asyncio.run(compliance_snapshot()) == {"countries": 1}
+    assert asyncio.run(nightly()) == {"purged": 0, "countries": 1}
     with bootstrap.engine().connect() as conn:  # the snapshot anchors the audit chain's head
         (figures,) = conn.execute(select(orm.compliance_snapshots.c.figures)).scalars()
         head = conn.execute(select(orm.audit_head.c.hash)).scalar_one()

@@ -33,8 +33,45 @@ def keep_filters() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+def show_document_search(actor: Actor) -> None:
+    """Find a person's cases by document number: blind index, a reason, an event per case."""
+    with st.expander(_("Find by document number")):
+        with st.form("cases_doc_form", clear_on_submit=True, border=False):  # the number goes
+            number = st.text_input(_("Document number"), key="cases_doc_number")
+            reasons = case_view.reveal_reasons()
+            reason = st.selectbox(
+                _("Why do you need it?"),
+                list(reasons),
+                index=None,
+                format_func=lambda k: reasons[k],
+                placeholder=_("Choose a reason"),
+                key="cases_doc_reason",
+            )
+            searched = st.form_submit_button(_("Search"))
+        if searched:
+            if reason is None:
+                st.error(_("Choose a reason."))
+                return
+            try:
+                found = casebook.find_by_document(deps.services(), actor, number, str(reason))
+            except ReferralEngineError as exc:
+                st.error(str(exc))
+                return
+            st.session_state["cases_doc_found"] = found
+        found = st.session_state.get("cases_doc_found")
+        if found is None:
+            st.caption(_("The search is recorded on every case it finds."))
+        elif not found:
+            st.info(_("No case in your countries has this document number."))
+        else:
+            st.caption(_("Cases with this document number:"))
+            for ref in found:
+                st.button(ref, key=f"cases_doc_{ref}", on_click=case_view.open_case, args=(ref,))
+
+
 def show_list(actor: Actor) -> None:
     svc, locale = deps.services(), deps.locale()
+    show_document_search(actor)
     options = casebook.list_options(svc, actor)
     states, leads = options.care_states, options.lead_institutions
     c1, c2, c3, c4, c5 = st.columns([1, 2, 2, 2, 1])
