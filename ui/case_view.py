@@ -171,6 +171,8 @@ def event_kinds() -> dict[str, str]:
         "personal_data_recorded": _("Personal data recorded"),
         "personal_data_viewed": _("Personal data viewed"),
         "personal_data_shared": _("Personal data shared"),
+        "personal_data_searched": _("Found by document number"),
+        "personal_data_purged": _("Personal data purged (retention)"),
         "routing_gap": _("Routing gap"),
     }
 

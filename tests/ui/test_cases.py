@@ -237,6 +237,32 @@ def test_revealing_personal_data_asks_a_reason_shows_the_record_and_logs_it(cons
     assert any(b.key == "cases_reveal" for b in at.button)
 
 
+def test_finding_a_case_by_document_number_asks_a_reason_and_forgets_the_number(
+    console, console_svc
+):
+    ref = open_co(console_svc, person=SYNTHETIC)
+    open_co(console_svc, person={**SYNTHETIC, "document_number": "X-999"})
+    at = console("fp.co").run()
+    at.text_input(key="cases_doc_number").input("x 000")
+    at.button[[b.label for b in at.button].index("Search")].click().run()
+    assert at.error[0].value == "Choose a reason."
+    at.text_input(key="cases_doc_number").input("x 000")
+    at.selectbox(key="cases_doc_reason").select("verification")
+    at.button[[b.label for b in at.button].index("Search")].click().run()
+    assert not at.exception
+    assert [b.label for b in at.button if b.key.startswith("cases_doc_C")] == [ref]
+    assert at.session_state["cases_doc_number"] == ""  # the form cleared: the number is gone
+    at.button(key=f"cases_doc_{ref}").click().run()
+    assert at.header[0].value == f"Case {ref}"
+    fp = Actor("fp.co", "focal_point", "co-mininterior-coat", frozenset({"CO"}))
+    searched = [
+        (e.actor, e.data)
+        for e in casebook.case_detail(console_svc, fp, ref).timeline
+        if e.kind == "personal_data_searched"
+    ]
+    assert searched == [("fp.co", {"reason": "verification"})]
+
+
 def test_a_peruvian_focal_point_cannot_open_a_colombian_case(console, console_svc):
     ref = open_co(console_svc)
     at = console("fp.pe")

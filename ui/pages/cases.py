@@ -33,13 +33,33 @@ def keep_filters() -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def show_document_search(actor: Actor) -> None:
+def _find_by_document() -> None:
+    """The search runs in the button's callback, which then empties the number field."""
+    ss = st.session_state
+    number, reason = str(ss.get("cases_doc_number") or ""), ss.get("cases_doc_reason")
+    ss["cases_doc_number"] = ""  # the number is not kept in the session
+    ss.pop("cases_doc_found", None)
+    actor = case_view.callback_actor()
+    if actor is None:
+        return
+    if reason is None:
+        ss["cases_doc_error"] = _("Choose a reason.")
+        return
+    try:
+        ss["cases_doc_found"] = casebook.find_by_document(
+            deps.services(), actor, number, str(reason)
+        )
+    except ReferralEngineError as exc:
+        ss["cases_doc_error"] = str(exc)
+
+
+def show_document_search() -> None:
     """Find a person's cases by document number: blind index, a reason, an event per case."""
     with st.expander(_("Find by document number")):
-        with st.form("cases_doc_form", clear_on_submit=True, border=False):  # the number goes
-            number = st.text_input(_("Document number"), key="cases_doc_number")
+        with st.form("cases_doc_form", border=False):
+            st.text_input(_("Document number"), key="cases_doc_number")
             reasons = case_view.reveal_reasons()
-            reason = st.selectbox(
+            st.selectbox(
                 _("Why do you need it?"),
                 list(reasons),
                 index=None,
@@ -47,17 +67,10 @@ def show_document_search(actor: Actor) -> None:
                 placeholder=_("Choose a reason"),
                 key="cases_doc_reason",
             )
-            searched = st.form_submit_button(_("Search"))
-        if searched:
-            if reason is None:
-                st.error(_("Choose a reason."))
-                return
-            try:
-                found = casebook.find_by_document(deps.services(), actor, number, str(reason))
-            except ReferralEngineError as exc:
-                st.error(str(exc))
-                return
-            st.session_state["cases_doc_found"] = found
+            st.form_submit_button(_("Search"), on_click=_find_by_document)
+        error = st.session_state.pop("cases_doc_error", None)
+        if error:
+            st.error(error)
         found = st.session_state.get("cases_doc_found")
         if found is None:
             st.caption(_("The search is recorded on every case it finds."))
@@ -71,7 +84,7 @@ def show_document_search(actor: Actor) -> None:
 
 def show_list(actor: Actor) -> None:
     svc, locale = deps.services(), deps.locale()
-    show_document_search(actor)
+    show_document_search()
     options = casebook.list_options(svc, actor)
     states, leads = options.care_states, options.lead_institutions
     c1, c2, c3, c4, c5 = st.columns([1, 2, 2, 2, 1])

@@ -1,0 +1,117 @@
+"""`ruta init` makes the key file; `ruta keys` rotates it with no downtime; `ruta purge`."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ruta import bootstrap
+from ruta.cli import app
+from workflows import services
+from workflows.access import Actor
+
+PERSON = {"given_name": "Zorbalina", "family_name": "Sintética", "document_number": "SYN-123456"}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RUTA_HOME", str(tmp_path / "home"))
+    for name in ("RUTA_DATABASE_URL", "RUTA_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    bootstrap.settings.cache_clear()
+    yield tmp_path / "home"
+    bootstrap.settings.cache_clear()
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def open_case() -> str:
+    svc = bootstrap.services()
+    loaded = svc.catalog.latest("CO", "trafficking")
+    assert loaded is not None
+    attrs = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
+    return services.open_case(svc, loaded, attrs, Actor.system("test"), person=PERSON)
+
+
+def person(ref: str) -> dict[str, str]:
+    with bootstrap.services().uow() as uow:
+        return uow.cases.person(uow.cases.get(ref))
+
+
+def test_init_generates_a_private_key_file_once(home):
+    code, out = cli("init")
+    assert code == 0, out
+    key_file = home / "secret.key"
+    assert "Encryption key: generated" in out
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    first = key_file.read_text()
+    code, out = cli("init")
+    assert code == 0, out
+    assert key_file.read_text() == first  # never replaced: the data would not open
+    assert "Encryption key: " in out
+    assert "generated" not in out
+
+
+def test_a_key_file_others_can_read_is_refused(home):
+    assert cli("init")[0] == 0
+    os.chmod(home / "secret.key", 0o644)
+    code, out = cli("keys", "status")
+    assert code == 2
+    assert "can be read by other users" in out
+    assert "chmod 600" in out
+
+
+def test_rotation_reseals_and_retires_the_old_key(home):
+    assert cli("init")[0] == 0
+    ref = open_case()
+    code, out = cli("keys", "status")
+    assert code == 0, out
+    (old,) = [line.split()[0] for line in out.splitlines() if "seals and opens" in line]
+    assert "1 sealed value(s)" in out
+    code, out = cli("keys", "rotate")
+    assert code == 0, out
+    assert "the old key is retired" in out
+    texts = [ln for ln in (home / "secret.key").read_text().splitlines() if ln[:1] != "#"]
+    assert len(texts) == 1  # only the new key is left
+    assert stat.S_IMODE((home / "secret.key").stat().st_mode) == 0o600
+    code, out = cli("keys", "status")
+    assert old not in out
+    assert person(ref) == PERSON  # read under the new key alone
+
+
+def test_rotation_with_one_key_in_the_environment_says_what_to_do(home, monkeypatch):
+    code, key = cli("keys", "new")
+    assert code == 0
+    monkeypatch.setenv("RUTA_SECRET_KEY", key.strip())
+    bootstrap.settings.cache_clear()
+    assert cli("init")[0] == 0
+    assert not (home / "secret.key").exists()  # the environment's key is used
+    ref = open_case()
+    code, out = cli("keys", "rotate")
+    assert code == 2
+    assert "RUTA_SECRET_KEY=<new>,<old>" in out
+    _, new = cli("keys", "new")
+    monkeypatch.setenv("RUTA_SECRET_KEY", f"{new.strip()},{key.strip()}")
+    bootstrap.settings.cache_clear()
+    code, out = cli("keys", "rotate")
+    assert code == 0, out
+    assert "remove them from RUTA_SECRET_KEY" in out
+    monkeypatch.setenv("RUTA_SECRET_KEY", new.strip())
+    bootstrap.settings.cache_clear()
+    assert person(ref) == PERSON
+
+
+def test_purge_lists_then_purges_nothing_on_a_fresh_database(home):
+    assert cli("init")[0] == 0
+    open_case()
+    code, out = cli("purge", "--dry-run")
+    assert (code, out.strip()) == (0, "Would purge the personal data of 0 case(s).")
+    code, out = cli("purge")
+    assert (code, out.strip()) == (0, "Purged the personal data of 0 case(s).")
