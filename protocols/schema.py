@@ -247,7 +247,7 @@ AnyOfGuard.model_rebuild()
 class OutcomeField(_Model):
     """One field of the structured outcome an institution records when it completes a task."""
 
-    type: Literal["choice", "boolean", "text", "date"]
+    type: Literal["choice", "boolean", "date"]  # no free text: it would land in events
     label: Labels
     options: list[Ident] | None = None
     required: bool = True

@@ -31,6 +31,15 @@ def validate_outcome(case_ref: str, spec: TaskSpec, outcome: dict[str, Any]) -> 
     return clean
 
 
+def _wanted(field: OutcomeField) -> str:
+    """What a field takes, without echoing what was given (it might be personal)."""
+    return {
+        "choice": f"one of: {', '.join(field.options or [])}",
+        "boolean": "true or false",
+        "date": "a date (YYYY-MM-DD)",
+    }[field.type]
+
+
 def _choices(field: OutcomeField) -> str:
     return f" (one of: {', '.join(field.options)})" if field.options else f" ({field.type})"
 
@@ -39,13 +48,11 @@ def _outcome_value(case_ref: str, task: str, name: str, field: OutcomeField, val
     ok = {
         "choice": isinstance(value, str) and value in (field.options or []),
         "boolean": isinstance(value, bool),
-        "text": isinstance(value, str),
         "date": isinstance(value, str) and _is_date(value),
     }[field.type]
     if not ok:
         raise InvalidInput(
-            f"Task '{task}' of case {case_ref}: outcome '{name}' cannot be {value!r}"
-            f"{_choices(field)}."
+            f"Task '{task}' of case {case_ref}: outcome '{name}' needs {_wanted(field)}."
         )
     return value
 

@@ -54,7 +54,7 @@ class OutcomeInput:
     """One field of the outcome form of a protocol step, labelled in the user's language."""
 
     name: str
-    type: Literal["choice", "boolean", "text", "date"]
+    type: Literal["choice", "boolean", "date"]  # no free text: it would land in events
     label: str
     options: list[str]
     required: bool
