@@ -9,7 +9,7 @@ from typing import Literal, get_args
 # A jurisdiction is a country (`CO`), an ISO 3166-2 subdivision (`CO-NAR`, `PE-PUN`, `EC-C`)
 # or a municipality inside one, by its official statistics code (DANE, INEI ubigeo, INEC):
 # `CO-NAR-52356` is Ipiales, Narino.
-JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3}(-[0-9]{2,6})?)?$")
+JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3}(-[0-9]{2,7})?)?$")
 JURISDICTION_HELP = (
     "a country code (CO), an ISO 3166-2 subdivision (CO-NAR) or a subdivision plus the "
     "official municipal code (CO-NAR-52356)"

@@ -282,7 +282,7 @@ def _timezone(p: Protocol) -> Iterator[Finding]:
         yield ("calendar",), f"no public-holiday calendar for '{p.calendar}'"
 
 
-_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3}(-[0-9]{2,6})?)?$")
+_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3}(-[0-9]{2,7})?)?$")
 
 
 def _sharing(p: Protocol) -> Iterator[Finding]:

@@ -15,6 +15,14 @@ from institutions.accounts import hash_password
 from institutions.domain import USER_ROLES, User
 from institutions.errors import UnknownInstitution
 from institutions.store import SqlDirectory
+from protocols.coverage import (
+    coverage_rows,
+    coverage_summary,
+    parse_bases,
+    render_rows,
+    render_summary,
+)
+from protocols.coverage import select as select_rows
 from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
@@ -229,6 +237,37 @@ def protocols_show(
             _say(f"  {tr.trigger}: {', '.join(tr.sources)} -> {tr.to}{guard}")
 
 
+@protocols_app.command("coverage")
+def protocols_coverage(
+    protocol_ids: Annotated[
+        list[str] | None, typer.Argument(help="Protocol ids; default: all")
+    ] = None,
+    basis: Annotated[
+        list[str] | None, typer.Option(help="Only legal, protocol or proposed (repeatable)")
+    ] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="Only the counts by basis")] = False,
+    width: Annotated[int, typer.Option(help="Clip sources to this many characters; 0: never")] = 80,
+) -> None:
+    """Every deadline (task, state, extension, retention) with its basis and source."""
+    registry = bootstrap.registry()
+    loaded = registry.loaded
+    if protocol_ids:
+        unknown = sorted(set(protocol_ids) - set(registry.ids()))
+        if unknown:
+            raise _fail(f"Unknown protocol {unknown[0]!r}; protocols: {', '.join(registry.ids())}.")
+        loaded = [p for p in loaded if p.id in protocol_ids]
+    try:
+        bases = parse_bases(basis or [])
+    except ValueError as exc:
+        raise _fail(f"{exc}.") from None
+    if summary:
+        _say(render_summary(coverage_summary(loaded)))
+        return
+    rows = select_rows(coverage_rows(loaded), bases=bases)
+    _say(render_rows(rows, source_width=width or None))
+    _say(f"\n{len(rows)} deadline(s).")
+
+
 @protocols_app.command("diagram")
 def protocols_diagram(
     protocol_id: Annotated[str, typer.Argument(help="For example CO-TRATA")],
@@ -279,7 +318,7 @@ def demo(
         bool, typer.Option("--if-empty", help="Do nothing (exit 0) if there are cases already")
     ] = False,
 ) -> None:
-    """Load synthetic demo cases (CO, PE, EC) and one demo user per role."""
+    """Load synthetic demo cases (seven countries, every stage) and one demo user per role."""
     cfg = bootstrap.settings()
     engine = bootstrap.engine(cfg)
     with engine.connect() as conn:
@@ -302,7 +341,7 @@ def demo(
     from ruta.demo import load_demo
 
     result = load_demo(engine, bootstrap.registry(cfg), cfg.home, bootstrap.vault(cfg))
-    _say(f"Demo: {result.cases} synthetic cases in Colombia, Peru and Ecuador.")
+    _say(f"Demo: {result.cases} synthetic cases in AR, BO, BR, CO, EC, PE and PY.")
     _say("Demo sign-ins (also in " + str(result.credentials) + "):")
     for name, password in result.users.items():
         _say(f"  {name:<14} {password}")

@@ -1,4 +1,4 @@
-"""`ruta demo`: synthetic cases in Colombia, Peru and Ecuador at every stage, and one user
+"""`ruta demo`: synthetic cases in the seven partner countries at every stage, and one user
 per role, so a newcomer sees a working console.
 
 The cases come from the protocol scenarios (protocols/scenarios/*.yaml), replayed against
@@ -31,6 +31,7 @@ from workflows.scenarios import run
 from workflows.services import Services
 from workflows.vault import Vault
 
+ALL_COUNTRIES = frozenset({"AR", "BO", "BR", "CO", "EC", "PE", "PY"})
 DEMO_USERS = (
     User("fp.colombia", "co-mininterior-coat", "focal_point", frozenset({"CO"})),
     User("fp.peru", "pe-mimp", "focal_point", frozenset({"PE"})),
@@ -39,8 +40,8 @@ DEMO_USERS = (
     User("of.migracion", "co-migracion-rumichaca", "officer"),
     User("of.narino", "co-gobernacion-narino", "officer"),
     User("of.comite", "co-comite-trata-narino", "officer"),
-    User("mg.regional", "co-comite-interinstitucional", "manager", frozenset({"CO", "PE", "EC"})),
-    User("ad.ruta", "co-mininterior-coat", "admin", frozenset({"CO", "PE", "EC"})),
+    User("mg.regional", "co-comite-interinstitucional", "manager", ALL_COUNTRIES),
+    User("ad.ruta", "co-mininterior-coat", "admin", ALL_COUNTRIES),
 )
 PAST = timedelta(days=-365)  # scenarios are dated 2026; replayed a year earlier they are history
 FRESH = (  # cases opened today, so inboxes have work that is not yet late
@@ -48,6 +49,10 @@ FRESH = (  # cases opened today, so inboxes have work that is not yet late
     ("CO-TRATA", {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "EC"}),
     ("PE-TRATA", {"jurisdiction": "PE-PUN", "minor": False, "nationality": "BO"}),
     ("EC-TRATA", {"jurisdiction": "EC-C-0401", "minor": False, "nationality": "CO"}),
+    ("BO-TRATA", {"jurisdiction": "BO-L-020804", "minor": False, "nationality": "PE"}),
+    ("AR-TRATA", {"jurisdiction": "AR-A-66126", "minor": False, "nationality": "BO"}),
+    ("BR-TRATA", {"jurisdiction": "BR-PR-4108304", "minor": False, "nationality": "PY"}),
+    ("PY-TRATA", {"jurisdiction": "PY-10-1001", "minor": False, "nationality": "BR"}),
 )
 
 

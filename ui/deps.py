@@ -17,7 +17,15 @@ from workflows.access import Actor
 from workflows.services import Services
 
 IDLE_TIMEOUT = timedelta(minutes=30)
-TIMEZONES = {"CO": "America/Bogota", "PE": "America/Lima", "EC": "America/Guayaquil"}
+TIMEZONES = {
+    "AR": "America/Argentina/Buenos_Aires",
+    "BO": "America/La_Paz",
+    "BR": "America/Sao_Paulo",
+    "CO": "America/Bogota",
+    "EC": "America/Guayaquil",
+    "PE": "America/Lima",
+    "PY": "America/Asuncion",
+}
 
 
 @st.cache_resource

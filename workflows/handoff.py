@@ -39,7 +39,11 @@ def handoff_task(engine: Engine, track: str, state: str, spec: TaskSpec) -> None
     target = e.catalog.latest(country, h.programme) if (e.catalog and country) else None
     info: dict[str, Any] = {
         "country": country,
-        "jurisdiction": h.jurisdictions.get(country or "", country),
+        # within one country (a smuggling case moving onto the trafficking protocol) the
+        # case stays where it is; across a border it arrives at the crossing
+        "jurisdiction": h.jurisdictions.get(
+            country or "", e.jurisdiction if country == e.loaded.protocol.country else country
+        ),
         "programme": h.programme,
         "protocol": target.id if target else None,
         "coordinator": target.protocol.coordinator if target else None,

@@ -206,4 +206,8 @@ def test_revealing_personal_data_records_the_reason_and_the_field_names_only(svc
 
 def test_new_cases_open_under_the_latest_published_protocol_of_the_scope(svc):
     assert [p.id for p in casebook.new_case_protocols(svc, FP_CO)] == ["CO-TRATA"]
-    assert [p.id for p in casebook.new_case_protocols(svc, FP_BOTH)] == ["CO-TRATA", "PE-TRATA"]
+    assert [p.id for p in casebook.new_case_protocols(svc, FP_BOTH)] == [
+        "CO-TRATA",
+        "PE-TRATA",
+        "PE-TIM",  # Peru's smuggled-migrants route too
+    ]

@@ -308,7 +308,7 @@ TEXT = st.text(
 @st.composite
 def institutions(draw: st.DrawFn) -> Institution:
     country = draw(st.from_regex(r"[A-Z]{2}", fullmatch=True))
-    jurisdiction = country + draw(st.from_regex(r"(-[A-Z0-9]{1,3}(-[0-9]{2,6})?)?", fullmatch=True))
+    jurisdiction = country + draw(st.from_regex(r"(-[A-Z0-9]{1,3}(-[0-9]{2,7})?)?", fullmatch=True))
     local = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,8}", fullmatch=True)
     return Institution(
         id=draw(st.from_regex(r"[a-z][a-z0-9-]{1,20}", fullmatch=True)),

@@ -139,7 +139,7 @@ def test_the_real_seeds_load_with_unique_ids_and_valid_records():
     seeds = load_seeds()
     ids = [i.id for i in seeds]
     assert len(ids) == len(set(ids))
-    assert {i.country for i in seeds} == {"CO", "EC", "PE"}
+    assert {i.country for i in seeds} == {"AR", "BO", "BR", "CO", "EC", "PE", "PY"}
     assert all(i.problems() == [] for i in seeds)
     for i in seeds:  # placeholder contacts only
         assert all(e.endswith("example.org") for e in i.emails), (i.id, i.emails)
@@ -163,8 +163,10 @@ def test_every_role_of_every_country_protocol_has_a_national_institution():
 def test_the_pilot_border_areas_have_territorial_bodies():
     seeds = load_seeds()
     covered = {j for i in seeds for j in jurisdiction_chain(i.jurisdiction)}
-    # Narino, Carchi, Puno, Tumbes, El Oro
-    assert {"CO-NAR", "EC-C", "PE-PUN", "PE-TUM", "EC-O"} <= covered
+    # Narino, Carchi, Puno, Tumbes, El Oro, Parana (Foz do Iguacu), Alto Parana (Ciudad del
+    # Este), La Paz (Desaguadero), Tarija (Bermejo), Misiones (Puerto Iguazu), Salta (Oran)
+    pilot = {"CO-NAR", "EC-C", "PE-PUN", "PE-TUM", "EC-O", "BR-PR", "PY-10"}
+    assert pilot | {"BO-L", "BO-T", "AR-N", "AR-A"} <= covered
 
 
 BROKEN_SEED = """\
