@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APP_PACKAGES := protocols institutions workflows notifications ruta
 
-.PHONY: install run test lint typecheck unit clean i18n
+.PHONY: install run test lint typecheck unit clean i18n bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -n 2
 
 test: lint typecheck unit
+
+# Speed and scale against the floors (benchmarks/README.md): SQLite, and PostgreSQL when
+# RUTA_BENCH_POSTGRES_URL is set; figures appended to benchmarks/results/runs.jsonl.
+# BENCH_ARGS="--quick" checks it runs; BENCH_ARGS="sweep --db sqlite" runs one part.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) ruta-data .mypy_cache .pytest_cache .ruff_cache

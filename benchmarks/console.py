@@ -1,54 +1,65 @@
-"""Time the console's reads on 10,000 synthetic cases in a SQLite file: the case list, every
+"""Time the console's reads at 10,000 and 100,000 synthetic cases: the case list, every
 compliance aggregate, the whole compliance report and both pages as Streamlit runs them
 (AppTest, server side). Median of 5 runs each, wall and CPU time; the target is under a
-second each.
+second each at 100,000 cases on SQLite.
 
-`python -m benchmarks.console [CASES]` builds the database with bulk SQLAlchemy Core inserts
-straight into cases, tracks, tasks and events (the engine would take minutes): 3 to 8 tasks
-per case, completed on time or late, open (some overdue, some on hold), rejected with a
-reason, cancelled; routing gaps; cross-border handoffs; care states spread along each
-protocol's path, with the transitions that led there. No personal data, no persons rows.
+The data is built with bulk SQLAlchemy Core inserts straight into cases, tracks, tasks and
+events (the engine would take hours), a few thousand cases at a time, and cached between runs
+(benchmarks/datasets.py): 3 to 8 tasks per case, completed on time or late, open (some
+overdue, some on hold), rejected with a reason, cancelled; routing gaps; cross-border
+handoffs; care states spread along each protocol's path, with the transitions that led
+there. No personal data, no persons rows.
+
+`python -m benchmarks.console [CASES]` times one size on SQLite in a scratch file;
+`python -m benchmarks` runs the suite.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import random
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
+from benchmarks import datasets
+from benchmarks.common import (
+    NOW,
+    Backend,
+    Figure,
+    Recorder,
+    load,
+    median_ms,
+    scratch_dir,
+    seed,
+    services,
+)
 from institutions.store import SqlDirectory
 from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
-from ruta.bootstrap import seed_directory
 from ruta.db import make_engine, upgrade
 from workflows import casebook, compliance, orm
 from workflows.access import Actor
-from workflows.clocks import SimulatedClock
 from workflows.compliance import Filters, SqlCompliance
 from workflows.lifecycle import REJECT_REASONS
-from workflows.repository import SqlProtocolStore, SqlUnitOfWork
+from workflows.repository import SqlProtocolStore
 from workflows.services import Services
-from workflows.vault import Vault, new_key
 
-NOW = datetime(2026, 3, 2, 14, tzinfo=UTC)
 SHARE = {"CO": 0.5, "PE": 0.3, "EC": 0.2}
 PROTOCOLS = {"CO": "CO-TRATA", "PE": "PE-TRATA", "EC": "EC-TRATA"}
 TARGET_MS = 1000.0
+TARGET_CASES = 100_000  # the target holds at this size, on SQLite
+SIZES = (10_000, 100_000)
 FOCAL_CO = Actor("bench.fp.co", "focal_point", "co-mininterior-coat", frozenset({"CO"}))
 MANAGER = Actor("bench.mgr", "manager", "co-comite-interinstitucional", frozenset(SHARE))
 UNIT_HOURS = {"hours": 1, "calendar_days": 24, "business_days": 34, "months": 730}
-
-BENCH_VAULT = Vault.from_text([new_key()], "benchmark key")  # synthetic data only
 
 
 def _hours(within: Any) -> float:
@@ -72,14 +83,15 @@ def _care_path(loaded: LoadedProtocol) -> list[str]:
 class _Builder:
     """Rows for the bulk inserts, drawn from a seeded generator (the same every run)."""
 
-    def __init__(self, engine: Engine, registry: Registry, seed: int = 5) -> None:
-        self.rnd = random.Random(seed)
+    def __init__(self, engine: Engine, registry: Registry, rnd_seed: int = 5) -> None:
+        self.rnd = random.Random(rnd_seed)
         self.rows: dict[str, list[dict[str, Any]]] = {
             "cases": [],
             "tracks": [],
             "tasks": [],
             "events": [],
         }
+        self.task_id = 0
         self.protocols = {c: registry.latest_published(p) for c, p in PROTOCOLS.items()}
         self.paths = {c: _care_path(p) for c, p in self.protocols.items()}
         self.handoffs = {
@@ -203,7 +215,8 @@ class _Builder:
             updated = created + timedelta(hours=rnd.uniform(1, 300))
         updated = min(updated, NOW)
         is_open = status not in ("completed", "rejected", "cancelled", "failed")
-        task_id = len(self.rows["tasks"]) + 1
+        self.task_id += 1
+        task_id = self.task_id
         self.rows["tasks"].append(
             {
                 "id": task_id,
@@ -237,35 +250,32 @@ class _Builder:
             self.rows["events"].append({**base, "at": updated, "kind": kind, "data": data})
 
 
+TABLES = {"cases": orm.cases, "tracks": orm.tracks, "tasks": orm.tasks, "events": orm.events}
+CHUNK = 5000  # cases per insert round: the rows of 100,000 cases never sit in memory at once
+
+
 def build(engine: Engine, cases: int, registry: Registry) -> dict[str, int]:
     """Fill a migrated database with `cases` synthetic cases; return the row counts."""
-    seed_directory(engine)
+    seed(engine)
     builder = _Builder(engine, registry)
     numbers = dict.fromkeys(SHARE, 0)
-    for case_id in range(1, cases + 1):
-        country = builder.rnd.choices(list(SHARE), weights=list(SHARE.values()))[0]
-        numbers[country] += 1
-        builder.case(case_id, country, numbers[country])
-    tables = {"cases": orm.cases, "tracks": orm.tracks, "tasks": orm.tasks, "events": orm.events}
+    counts = dict.fromkeys(TABLES, 0)
+    with datasets.indexes_after(engine, TABLES.values()):
+        for case_id in range(1, cases + 1):
+            country = builder.rnd.choices(list(SHARE), weights=list(SHARE.values()))[0]
+            numbers[country] += 1
+            builder.case(case_id, country, numbers[country])
+            if case_id % CHUNK == 0 or case_id == cases:
+                with engine.begin() as conn:
+                    for name, table in TABLES.items():
+                        rows = builder.rows[name]
+                        if rows:
+                            conn.execute(insert(table), rows)
+                        counts[name] += len(rows)
+                        rows.clear()
     with engine.begin() as conn:
-        for name, table in tables.items():
-            rows = builder.rows[name]
-            for start in range(0, len(rows), 5000):
-                conn.execute(insert(table), rows[start : start + 5000])
         conn.execute(text("ANALYZE"))  # what `ruta` would have after a while in production
-    return {name: len(rows) for name, rows in builder.rows.items()}
-
-
-def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """Median wall time and median CPU time of this process (SQLite and the AppTest script
-    thread run in it), in ms. On a busy machine the CPU time is the steadier figure."""
-    wall, cpu = [], []
-    for _ in range(runs):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - start_cpu) * 1000)
-    return statistics.median(wall), statistics.median(cpu)
+    return counts
 
 
 def _case_list(svc: Services) -> dict[str, Callable[[], object]]:
@@ -312,6 +322,10 @@ def _pages(svc: Services) -> dict[str, Callable[[], object]]:
     what a user waits for before the browser draws, without the network and Vega."""
     from streamlit.testing.v1 import AppTest  # noqa: TID251 (only this timing needs it)
 
+    # bare-mode chatter ("missing ScriptRunContext") on every run would drown the tables;
+    # Streamlit sets its loggers' levels again as it runs, so switch this one off
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
+
     from institutions.domain import User
 
     app = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
@@ -345,33 +359,85 @@ def _pages(svc: Services) -> dict[str, Callable[[], object]]:
     return {name: page(user) for name, user in people.items()}
 
 
-def main(cases: int = 10_000, runs: int = 5, pages: bool = True) -> dict[str, tuple[float, float]]:
-    registry = Registry.scan()
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'console.sqlite3'}")
+def queries(engine: Engine, registry: Registry, pages: bool) -> dict[str, Callable[[], object]]:
+    svc = services(engine, registry)
+    out = {**_case_list(svc), **_aggregates(engine, svc)}
+    if pages:
+        out |= _pages(svc)
+    return out
+
+
+def _figures(
+    backend: Backend, size: int, timings: dict[str, tuple[float, float]], runs: int
+) -> list[Figure]:
+    out = []
+    for name, (wall, cpu) in timings.items():
+        target = f"< {TARGET_MS / 1000:.0f} s" + ("" if backend.name == "sqlite" else " (SQLite)")
+        judged = backend.name == "sqlite" and size >= TARGET_CASES
+        out.append(
+            Figure(
+                "console",
+                backend.name,
+                name,
+                wall,
+                "ms",
+                size=size,
+                cpu_ms=cpu,
+                target=target if judged else None,
+                met=wall < TARGET_MS if judged else None,
+                extra={"runs": runs},
+            )
+        )
+    return out
+
+
+def run(
+    backend: Backend,
+    registry: Registry,
+    sizes: tuple[int, ...] = SIZES,
+    runs: int = 5,
+    pages: bool = True,
+    say: Callable[[str], None] = lambda _: None,
+) -> list[Figure]:
+    figures: list[Figure] = []
+    for size in sizes:
+        ds = datasets.prepare(
+            backend,
+            "console",
+            size,
+            {"generator": 1, "protocols": sorted(PROTOCOLS.values())},
+            registry,
+            lambda engine, size=size: build(engine, size, registry),  # type: ignore[misc]
+            say,
+        )
+        say(f"  console data, {size:,} cases: {ds.describe()}")
+        timings = {n: median_ms(fn, runs) for n, fn in queries(ds.engine, registry, pages).items()}
+        figures += _figures(backend, size, timings, runs)
+        ds.engine.dispose()
+    return figures
+
+
+def main(
+    cases: int = 10_000, runs: int = 5, pages: bool = True, registry: Registry | None = None
+) -> dict[str, tuple[float, float]]:
+    """One size on SQLite, in a scratch file (not cached), printed as a table."""
+    registry = registry or Registry.scan()
+    with scratch_dir() as tmp:
+        engine = make_engine(f"sqlite:///{tmp / 'console.sqlite3'}")
         upgrade(engine)
         start = time.perf_counter()
         counts = build(engine, cases, registry)
         built = time.perf_counter() - start
-        svc = Services(lambda: SqlUnitOfWork(engine, BENCH_VAULT), SimulatedClock(NOW), registry)
-        queries = {**_case_list(svc), **_aggregates(engine, svc)}
-        if pages:
-            queries |= _pages(svc)
-        figures = {name: median_ms(fn, runs) for name, fn in queries.items()}
+        timings = {n: median_ms(fn, runs) for n, fn in queries(engine, registry, pages).items()}
         engine.dispose()
-    out = sys.stdout
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    out.write(
+    rec = Recorder(results=None)
+    rec.say(
         f"console reads on SQLite, {counts['cases']:,} cases, {counts['tasks']:,} tasks, "
         f"{counts['events']:,} events (built in {built:.1f} s); median of {runs} runs; "
-        f"load average {load:.1f} on {os.cpu_count()} CPUs\n"
+        f"load average {load():.1f} on {os.cpu_count()} CPUs"
     )
-    width = max(len(n) for n in figures)
-    out.write(f"  {'':<{width}}  {'wall':>8}     {'cpu':>8}\n")
-    for name, (wall, cpu) in figures.items():
-        mark = "ok" if wall < TARGET_MS else "SLOW"
-        out.write(f"  {name:<{width}}  {wall:8.1f} ms  {cpu:8.1f} ms  {mark}\n")
-    return figures
+    rec.add(_figures(Backend("sqlite"), cases, timings, runs))
+    return timings
 
 
 if __name__ == "__main__":

@@ -1,55 +1,215 @@
-"""Time firing one step on one case on SQLite: state change, tasks, events, one commit."""
+"""Time firing one step on one case, and its floor: the same rows written by plain Core.
+
+The step is `admit_immediate` on a CO-TRATA case (consent recorded, registration done): the
+real `workflows.services.fire` loads and claims the case, moves the care track, opens the
+state's tasks and deadline and the tracks that open with it, appends the hash-chained events
+and the outbox rows, and commits. The floor replays exactly the rows one such fire wrote
+(a reference case, fired first and compared before and after) onto another prepared case
+with plain SQLAlchemy Core in one transaction: the updates by primary key and one
+executemany per table for the inserts. Fires and floors alternate, so both see tables of the
+same size. Target: the fire's median within 3x the floor's.
+
+`python -m benchmarks.fire [RUNS]` runs it on SQLite (and PostgreSQL when
+RUTA_BENCH_POSTGRES_URL is set); `python -m benchmarks` runs everything.
+"""
 
 from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
-import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Connection, Engine, Table, insert, select, update
+
+from benchmarks.common import (
+    Backend,
+    Figure,
+    backends,
+    percentile,
+    scratch_dir,
+    seed,
+    services,
+    timed_ms,
+)
+from benchmarks.datasets import fresh
 from protocols.registry import Registry
-from ruta.bootstrap import seed_directory
-from ruta.db import make_engine, upgrade
-from workflows import inbox, services
+from workflows import inbox, orm
+from workflows import services as use
 from workflows.access import Actor
-from workflows.clocks import SimulatedClock
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
-from workflows.vault import Vault, new_key
 
 ATTRS = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
 BENCH = Actor.system("bench")
+TARGET = 3.0
 
-BENCH_VAULT = Vault.from_text([new_key()], "benchmark key")  # synthetic data only
+Rows = dict[str, dict[Any, dict[str, Any]]]
 
 
-def main(runs: int = 200) -> None:
-    registry = Registry.scan()
+def _tables() -> list[Table]:
+    """Every table a fire can write: those with a case_id, and the cases themselves."""
+    return [t for t in orm.metadata.sorted_tables if "case_id" in t.c or t is orm.cases]
+
+
+def _key(table: Table, row: dict[str, Any]) -> Any:
+    return row["track"] if table is orm.tracks else row["id"]
+
+
+def _rows(conn: Connection, case_id: int) -> Rows:
+    out: Rows = {}
+    for t in _tables():
+        where = t.c.id == case_id if t is orm.cases else t.c.case_id == case_id
+        rows = [dict(r) for r in conn.execute(select(t).where(where)).mappings()]
+        if t is not orm.persons:
+            out[t.name] = {_key(t, r): r for r in rows}
+    head = conn.execute(select(orm.audit_head)).mappings().first()
+    out["audit_head"] = {1: dict(head)} if head else {}
+    return out
+
+
+class Replay:
+    """What one fire wrote (inserted rows, changed columns), to write again on another case."""
+
+    def __init__(self, before: Rows, after: Rows) -> None:
+        self.inserts: dict[str, list[dict[str, Any]]] = {}
+        self.updates: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # (position, values)
+        for name, rows in after.items():
+            old = before.get(name, {})
+            order = sorted(old)
+            for key, row in rows.items():
+                if key not in old:
+                    self.inserts.setdefault(name, []).append(row)
+                    continue
+                changed = {k: v for k, v in row.items() if old[key].get(k) != v}
+                if changed:
+                    self.updates.setdefault(name, []).append((order.index(key), changed))
+
+    def counts(self) -> dict[str, int]:
+        out = {f"{n} inserted": len(r) for n, r in self.inserts.items()}
+        return out | {f"{n} updated": len(r) for n, r in self.updates.items()}
+
+    def statements(self, conn: Connection, case_id: int) -> Callable[[Connection], None]:
+        """The floor for `case_id`: its rows are looked up now, outside the timing."""
+        tables = {t.name: t for t in [*_tables(), orm.audit_head]}
+        current = _rows(conn, case_id)
+        plan: list[tuple[str, Any, Any]] = []
+        for name, changes in self.updates.items():
+            t = tables[name]
+            keys = sorted(current[name])
+            for position, values in changes:
+                key = keys[position]
+                where = (
+                    (t.c.case_id == case_id) & (t.c.track == key)
+                    if t is orm.tracks
+                    else t.c.id == key
+                )
+                plan.append(("update", update(t).where(where).values(**values), None))
+        for name, rows in self.inserts.items():
+            t = tables[name]
+            fresh_rows = [
+                {k: (case_id if k == "case_id" else v) for k, v in r.items() if k != "id"}
+                for r in rows
+            ]
+            plan.append(("insert", insert(t), fresh_rows))
+
+        def write(c: Connection) -> None:
+            for kind, statement, params in plan:
+                if kind == "update":
+                    c.execute(statement)
+                else:
+                    c.execute(statement, params)
+
+        return write
+
+
+def _prepare(svc: use.Services, registry: Registry, count: int) -> list[str]:
     co = registry.latest_published("CO-TRATA")
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
-        upgrade(engine)
-        seed_directory(engine)
-        clock = SimulatedClock(datetime(2026, 3, 2, 14, tzinfo=UTC))
-        svc = Services(lambda: SqlUnitOfWork(engine, BENCH_VAULT), clock, registry)
-        refs = [services.open_case(svc, co, ATTRS, BENCH) for _ in range(runs)]
-        for ref in refs:
-            services.record_consent(svc, ref, "assistance", True, BENCH)
-            inbox.move(svc, BENCH, ref, "register_case", "complete")
-        timings = []
-        for ref in refs:
-            start = time.perf_counter()
-            services.fire(svc, ref, "care", "admit_immediate", BENCH)
-            timings.append((time.perf_counter() - start) * 1000)
-    timings.sort()
-    p95 = timings[int(len(timings) * 0.95) - 1]
-    sys.stdout.write(
-        f"fire admit_immediate (CO-TRATA, SQLite file, {runs} cases): "
-        f"median {statistics.median(timings):.2f} ms, p95 {p95:.2f} ms\n"
+    refs = [use.open_case(svc, co, ATTRS, BENCH) for _ in range(count)]
+    for ref in refs:
+        use.record_consent(svc, ref, "assistance", True, BENCH)
+        inbox.move(svc, BENCH, ref, "register_case", "complete")
+    return refs
+
+
+def _case_id(engine: Engine, ref: str) -> int:
+    with engine.connect() as conn:
+        c = orm.cases
+        return int(conn.execute(select(c.c.id).where(c.c.ref == ref)).scalar_one())
+
+
+def measure(
+    engine: Engine, registry: Registry, runs: int
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]], Replay]:
+    """(wall, cpu) ms of each fire and each floor, and what one fire wrote."""
+    seed(engine)
+    svc = services(engine, registry)
+    refs = _prepare(svc, registry, 2 * runs + 1)
+    reference, fires, floors = refs[0], refs[1 : runs + 1], refs[runs + 1 :]
+    with engine.connect() as conn:
+        ref_id = _case_id(engine, reference)
+        before = _rows(conn, ref_id)
+    use.fire(svc, reference, "care", "admit_immediate", BENCH)
+    with engine.connect() as conn:
+        replay = Replay(before, _rows(conn, ref_id))
+    fire_ms: list[tuple[float, float]] = []
+    floor_ms: list[tuple[float, float]] = []
+    for fire_ref, floor_ref in zip(fires, floors, strict=True):
+        fire_ms.append(timed_ms(partial(use.fire, svc, fire_ref, "care", "admit_immediate", BENCH)))
+        with engine.connect() as conn:
+            write = replay.statements(conn, _case_id(engine, floor_ref))
+
+        def floor(write: Callable[[Connection], None] = write) -> None:
+            with engine.begin() as conn:
+                write(conn)
+
+        floor_ms.append(timed_ms(floor))
+    return fire_ms, floor_ms, replay
+
+
+def run(backend: Backend, registry: Registry, scratch: Path, runs: int = 200) -> list[Figure]:
+    engine = fresh(backend, "bench_fire", scratch)
+    try:
+        fire_ms, floor_ms, replay = measure(engine, registry, runs)
+    finally:
+        engine.dispose()
+        backend.drop("bench_fire")
+    walls, floors = [w for w, _ in fire_ms], [w for w, _ in floor_ms]
+    med, fl = statistics.median(walls), statistics.median(floors)
+    cpu, floor_cpu = (
+        statistics.median(c for _, c in fire_ms),
+        statistics.median(c for _, c in floor_ms),
     )
+    p95, fl95 = percentile(walls, 0.95), percentile(floors, 0.95)
+    name = "fire admit_immediate (CO-TRATA), one case"
+    extra = {
+        "rows_written": replay.counts(),
+        "floor_cpu_ms": round(floor_cpu, 2),
+        "cpu_ratio": round(cpu / floor_cpu, 2) if floor_cpu else None,
+    }
+    return [
+        Figure("fire", backend.name, f"{name}: median", med, "ms", size=runs, cpu_ms=cpu,
+               floor=fl, ratio=med / fl, target=f"<= {TARGET:.0f}x floor", met=med / fl <= TARGET,
+               extra=extra),
+        Figure("fire", backend.name, f"{name}: p95", p95, "ms", size=runs, floor=fl95,
+               ratio=p95 / fl95),
+    ]  # fmt: skip
+
+
+def main(runs: int = 200) -> list[Figure]:
+    """Run on every configured database and print the table (no results file)."""
+    from benchmarks.common import Recorder
+
+    registry = Registry.scan()
+    rec = Recorder(results=None)
+    out: list[Figure] = []
+    with scratch_dir() as scratch:
+        for backend in backends():
+            figures = run(backend, registry, scratch, runs)
+            rec.add(figures)
+            out += figures
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from institutions import orm
 from institutions.directory import rank
-from institutions.domain import Institution, User, jurisdiction_chain
+from institutions.domain import Institution, User
 from institutions.errors import InvalidRecord, UnknownInstitution
 
 
@@ -19,22 +19,18 @@ class SqlDirectory:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._cache: dict[tuple[str, str, str], list[Institution]] = {}
+        self._countries: dict[str, list[Institution]] = {}
 
     # --- reading -----------------------------------------------------------------------
 
     def candidates(self, country: str, role: str, jurisdiction: str) -> list[Institution]:
         key = (country, role, jurisdiction)
         if key not in self._cache:
-            i, r = orm.institutions, orm.institution_roles
-            ids = select(r.c.institution_id).where(r.c.role == role)
-            query = select(i.c.id).where(
-                i.c.country == country,
-                i.c.active.is_(True),
-                i.c.jurisdiction.in_(jurisdiction_chain(jurisdiction)),
-                i.c.id.in_(ids),
-            )
-            found = self._load(list(self._conn.execute(query).scalars()))
-            self._cache[key] = rank(found, role, jurisdiction)
+            # a country's directory is a few dozen rows: read it once per unit of work and
+            # rank in memory (rank keeps the active ones of the role along the chain)
+            if country not in self._countries:
+                self._countries[country] = self.institutions(country)
+            self._cache[key] = rank(self._countries[country], role, jurisdiction)
         return self._cache[key]
 
     def institution(self, institution_id: str) -> Institution | None:
@@ -158,6 +154,7 @@ class SqlDirectory:
                 )
             count += 1
         self._cache.clear()
+        self._countries.clear()
         return count
 
     def save_user(self, user: User, password_hash: str | None = None) -> None:
