@@ -12,10 +12,10 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,12 @@ from sqlalchemy.engine import make_url
 
 from institutions.seeds import SEEDS_DIR, load_seed
 from institutions.store import SqlDirectory
+from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from ruta.db import make_engine
 from workflows.clocks import SimulatedClock
 from workflows.ports import Clock
-from workflows.repository import SqlUnitOfWork
+from workflows.repository import SqlProtocolStore, SqlUnitOfWork
 from workflows.services import Services
 from workflows.vault import Vault, new_key
 
@@ -265,6 +266,7 @@ def scratch_dir(base: Path | None = None) -> Iterator[Path]:
 
 
 COUNTRIES = ("CO", "PE", "EC")  # the protocols and directories the benchmarks draw from
+SHARE = {"CO": 0.5, "PE": 0.3, "EC": 0.2}  # each country's share of the synthetic cases
 
 
 def seed(engine: Engine) -> int:
@@ -281,3 +283,23 @@ VAULT = Vault.from_text([new_key()], "benchmark key")
 def services(engine: Engine, registry: Registry, clock: Clock | None = None) -> Services:
     """The real services on `engine`, at the simulated instant NOW unless told otherwise."""
     return Services(lambda: SqlUnitOfWork(engine, VAULT), clock or SimulatedClock(NOW), registry)
+
+
+def pin_and_index(
+    engine: Engine, protocols: Iterable[LoadedProtocol]
+) -> tuple[dict[tuple[str, str], list[str]], dict[str, list[str]]]:
+    """Pin the protocols, then index the directory: (country, role) -> institution ids and
+    country -> the jurisdictions institutions sit in (where synthetic cases are placed)."""
+    by_role: dict[tuple[str, str], list[str]] = {}
+    places: dict[str, list[str]] = {}
+    with engine.begin() as conn:
+        store = SqlProtocolStore(conn)
+        for loaded in protocols:
+            store.pin(loaded, NOW - timedelta(days=400))
+        directory = SqlDirectory(conn)
+        for country in SHARE:
+            for inst in directory.institutions(country):
+                places.setdefault(country, []).append(inst.jurisdiction)
+                for role in inst.roles:
+                    by_role.setdefault((country, role), []).append(inst.id)
+    return by_role, places

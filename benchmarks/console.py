@@ -32,16 +32,17 @@ from sqlalchemy import Engine, insert, text
 from benchmarks import datasets
 from benchmarks.common import (
     NOW,
+    SHARE,
     Backend,
     Figure,
     Recorder,
     load,
     median_ms,
+    pin_and_index,
     scratch_dir,
     seed,
     services,
 )
-from institutions.store import SqlDirectory
 from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
@@ -49,10 +50,8 @@ from workflows import casebook, compliance, orm
 from workflows.access import Actor
 from workflows.compliance import Filters, SqlCompliance
 from workflows.lifecycle import REJECT_REASONS
-from workflows.repository import SqlProtocolStore
 from workflows.services import Services
 
-SHARE = {"CO": 0.5, "PE": 0.3, "EC": 0.2}
 PROTOCOLS = {"CO": "CO-TRATA", "PE": "PE-TRATA", "EC": "EC-TRATA"}
 TARGET_MS = 1000.0
 TARGET_CASES = 100_000  # the target holds at this size, on SQLite
@@ -103,18 +102,7 @@ class _Builder:
             )
             for c, p in self.protocols.items()
         }
-        with engine.begin() as conn:
-            store = SqlProtocolStore(conn)
-            for loaded in self.protocols.values():
-                store.pin(loaded, NOW - timedelta(days=400))
-            directory = SqlDirectory(conn)
-            self.by_role: dict[tuple[str, str], list[str]] = {}
-            self.places: dict[str, list[str]] = {}
-            for country in SHARE:
-                for inst in directory.institutions(country):
-                    self.places.setdefault(country, []).append(inst.jurisdiction)
-                    for role in inst.roles:
-                        self.by_role.setdefault((country, role), []).append(inst.id)
+        self.by_role, self.places = pin_and_index(engine, self.protocols.values())
 
     def case(self, case_id: int, country: str, number: int) -> None:
         rnd, loaded = self.rnd, self.protocols[country]

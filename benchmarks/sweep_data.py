@@ -21,17 +21,14 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
-from benchmarks.common import NOW, seed
+from benchmarks.common import NOW, SHARE, pin_and_index, seed
 from benchmarks.datasets import indexes_after
-from institutions.store import SqlDirectory
 from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from protocols.schema import TaskSpec
 from workflows import deadlines, orm
 from workflows.ladder import overdue_index, rungs
-from workflows.repository import SqlProtocolStore
 
-SHARE = {"CO": 0.5, "PE": 0.3, "EC": 0.2}
 PROTOCOLS = {"CO": "CO-TRATA", "PE": "PE-TRATA", "EC": "EC-TRATA"}
 DUE = 1000
 TASKS_PER_CASE = 5
@@ -68,18 +65,7 @@ class SweepData:
                 for state, s in loaded.protocol.tracks["care"].states.items()
                 if not s.final and any(t.role for t in s.tasks)
             ]
-        with engine.begin() as conn:
-            store = SqlProtocolStore(conn)
-            for loaded in self.protocols.values():
-                store.pin(loaded, NOW - timedelta(days=400))
-            directory = SqlDirectory(conn)
-            self.by_role: dict[tuple[str, str], list[str]] = {}
-            self.places: dict[str, list[str]] = {}
-            for country in SHARE:
-                for inst in directory.institutions(country):
-                    self.places.setdefault(country, []).append(inst.jurisdiction)
-                    for role in inst.roles:
-                        self.by_role.setdefault((country, role), []).append(inst.id)
+        self.by_role, self.places = pin_and_index(engine, self.protocols.values())
         self.task_id = 0
         self.due_at: list[int] = []  # ids of the due tasks
 

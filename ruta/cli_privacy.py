@@ -90,8 +90,7 @@ def _rotate_env(cfg: Settings) -> None:
         )
     vault = bootstrap.vault(cfg)
     moved = reseal(_units(cfg))
-    with bootstrap.engine(cfg).connect() as conn:
-        left = {k: n for k, n in key_usage(conn).items() if k != vault.primary_id}
+    left = _under_older_keys(cfg, vault.primary_id)
     _say(f"Re-sealed {moved} value(s) under key {vault.primary_id}.")
     if left:
         raise _fail(f"Still sealed under older keys: {left}; run again.", code=1)
@@ -116,12 +115,16 @@ def _rotate_file(cfg: Settings) -> None:
     time.sleep(GRACE_SECONDS)  # a process that sealed under the old key just before the switch
     moved += reseal(units)
     vault = bootstrap.vault(cfg)
-    with bootstrap.engine(cfg).connect() as conn:
-        left = {k: n for k, n in key_usage(conn).items() if k != vault.primary_id}
+    left = _under_older_keys(cfg, vault.primary_id)
     if left:
         raise _fail(f"Still sealed under older keys: {left}; run `ruta keys rotate` again.", 1)
     source.write(texts[:1])
     _say(f"Re-sealed {moved} value(s) under key {vault.primary_id}; the old key is retired.")
+
+
+def _under_older_keys(cfg: Settings, primary: str) -> dict[str, int]:
+    with bootstrap.engine(cfg).connect() as conn:
+        return {k: n for k, n in key_usage(conn).items() if k != primary}
 
 
 def _units(cfg: Settings) -> Callable[[], SqlUnitOfWork]:

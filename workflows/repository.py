@@ -90,6 +90,16 @@ class SqlProtocolStore:
         return loaded
 
 
+def sealed_person(vault: Vault, case_id: int, person: dict[str, str]) -> dict[str, Any]:
+    """The stored form of a person record: sealed, with its key id and blind index."""
+    number = person.get("document_number", "").strip()
+    return {
+        "payload": vault.seal(json.dumps(person), f"persons:{case_id}"),
+        "key_id": vault.primary_id,
+        "doc_index": vault.index(number, "document_number") if number else None,
+    }
+
+
 class SqlCaseRepository:
     def __init__(self, conn: Connection, vault: Vault) -> None:
         self._conn = conn
@@ -127,15 +137,8 @@ class SqlCaseRepository:
             )
 
     def _seal(self, case_id: int, person: dict[str, str]) -> dict[str, Any]:
-        """The stored form of a person record: sealed, with its key id and blind index."""
-        vault = self._vault
-        vault.remember(person.values())
-        number = person.get("document_number", "").strip()
-        return {
-            "payload": vault.seal(json.dumps(person), f"persons:{case_id}"),
-            "key_id": vault.primary_id,
-            "doc_index": vault.index(number, "document_number") if number else None,
-        }
+        self._vault.remember(person.values())
+        return sealed_person(self._vault, case_id, person)
 
     def get(self, ref: str) -> Case:
         c = orm.cases

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from protocols.loader import LoadedProtocol
-from protocols.schema import Retention
 from workflows.deadlines import add
 from workflows.services import Services
 
@@ -44,7 +43,8 @@ def due(svc: Services, now: datetime | None = None) -> list[Expired]:
                 continue  # the country has not set a period: kept until purged by hand
             ends = add(closed_at, rule.after_closure, p.timezone, p.calendar)
             if ends <= now:
-                found.append(_expired(ref, p.id, closed_at, ends, rule))
+                retained = str(rule.after_closure)
+                found.append(Expired(ref, p.id, closed_at, ends, retained, rule.basis.value))
     return found
 
 
@@ -80,9 +80,3 @@ def _policy_source(svc: Services, pinned: LoadedProtocol) -> LoadedProtocol:
     if latest is not None and latest.id == pinned.id and latest.protocol.retention is not None:
         return latest
     return pinned
-
-
-def _expired(
-    ref: str, protocol_id: str, closed: datetime, ends: datetime, rule: Retention
-) -> Expired:
-    return Expired(ref, protocol_id, closed, ends, str(rule.after_closure), rule.basis.value)

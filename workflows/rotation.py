@@ -14,7 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, func, select, update
 
 from workflows import orm
-from workflows.repository import SqlUnitOfWork
+from workflows.repository import SqlUnitOfWork, sealed_person
 from workflows.vault import sealed_key_id
 
 BATCH = 200
@@ -52,17 +52,11 @@ def _reseal_persons(uow: SqlUnitOfWork, batch: int) -> int:
         select(p.c.case_id, p.c.payload).where(p.c.key_id != vault.primary_id).limit(batch)
     ).all()
     for row in rows:
-        context = f"persons:{row.case_id}"
-        plaintext = vault.open(row.payload, context)
-        number = _document_number(plaintext)
+        person = json.loads(vault.open(row.payload, f"persons:{row.case_id}"))
         conn.execute(
             update(p)
             .where(p.c.case_id == row.case_id, p.c.payload == row.payload)
-            .values(
-                payload=vault.seal(plaintext, context),
-                key_id=vault.primary_id,
-                doc_index=vault.index(number, "document_number") if number else None,
-            )
+            .values(**sealed_person(vault, row.case_id, person))
         )
     return len(rows)
 
@@ -81,7 +75,3 @@ def _reseal_notes(uow: SqlUnitOfWork, batch: int) -> int:
         fresh = vault.seal(vault.open(row.note, context), context)
         conn.execute(update(t).where(t.c.id == row.id, t.c.note == row.note).values(note=fresh))
     return len(rows)
-
-
-def _document_number(plaintext: str) -> str:
-    return str(json.loads(plaintext).get("document_number", "")).strip()

@@ -17,7 +17,7 @@ import streamlit as st
 
 from institutions.errors import DirectoryError
 from protocols.schema import PERSON_FIELDS
-from ui import deps, i18n
+from ui import case_view, deps, i18n
 from ui.deps import _
 from workflows import inbox, protocol_views
 from workflows.domain import TaskStatus
@@ -121,14 +121,7 @@ def field_labels() -> dict[str, str]:
         "minor": _("Minor"),
         "nationality": _("Nationality"),
         "risk": _("Security risk"),
-        "given_name": _("Given name"),
-        "family_name": _("Family name"),
-        "document_type": _("Document type"),
-        "document_number": _("Document number"),
-        "birth_date": _("Birth date"),
-        "phone": _("Phone"),
-        "address": _("Address"),
-        "narrative": _("Narrative"),
+        **case_view.person_fields(),
     }
 
 
