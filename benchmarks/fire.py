@@ -53,7 +53,10 @@ def _tables() -> list[Table]:
 
 
 def _key(table: Table, row: dict[str, Any]) -> Any:
-    return row["track"] if table is orm.tracks else row["id"]
+    """A row's identity within its case: its primary key without the case id (a track's
+    name, a care state reached, an id)."""
+    (key,) = (row[c.name] for c in table.primary_key.columns if c.name != "case_id")
+    return key
 
 
 def _rows(conn: Connection, case_id: int) -> Rows:

@@ -1,11 +1,13 @@
 """Compliance for managers: on-time rates, overdue now, time per step, the care funnel,
 rejections, routing gaps and cross-border handoffs, computed in SQL on SQLite and PostgreSQL.
 
-Every figure is an aggregate over tasks (joined to their case for the country and protocol)
-or over care-track states; no case reference or identity leaves this module. Medians and 90th
-percentiles are `percentile_cont` (linear interpolation, as PostgreSQL and numpy compute
-them) built from `row_number()`/`count()` windows, which both databases run. Months and
-hours are UTC.
+Every figure is an aggregate; no case reference or identity leaves this module. The
+completed-task figures and the funnel read the read model of `workflows/facts.py` (a row per
+completed task, per care state reached, pre-joined with the case's country and protocol);
+overdue tasks, rejections, gaps and handoffs read the tasks, joined to their case. Medians
+and 90th percentiles are `percentile_cont` (linear interpolation, as PostgreSQL and numpy
+compute them): for steps, the one or two rows around the position read by offset in index
+order; for handoffs (few), `row_number()`/`count()` windows. Months and hours are UTC.
 """
 
 from __future__ import annotations
@@ -20,25 +22,18 @@ from sqlalchemy import (
     Connection,
     Float,
     FromClause,
-    Integer,
     Select,
-    String,
     Subquery,
     and_,
     case,
     cast,
-    extract,
     func,
-    literal_column,
-    null,
     select,
-    union,
-    union_all,
 )
 
 from institutions.store import SqlDirectory
 from protocols.schema import Protocol
-from workflows import orm
+from workflows import facts, orm
 from workflows.access import Actor, require_compliance
 from workflows.domain import OPEN_TASK_STATUSES
 from workflows.errors import NotAuthorised
@@ -169,30 +164,6 @@ class Options:
     institutions: list[tuple[str, str]]  # (id, name)
 
 
-# --- dialect differences: the only place SQL differs between SQLite and PostgreSQL -----
-
-
-@dataclass(frozen=True, slots=True)
-class _Dialect:
-    hours: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
-    month: Callable[[ColumnElement[Any]], ColumnElement[Any]]
-
-
-def _dialect(conn: Connection) -> _Dialect:
-    if conn.dialect.name == "postgresql":
-        return _Dialect(
-            hours=lambda a, b: cast(extract("epoch", b) - extract("epoch", a), Float) / 3600.0,
-            month=lambda ts: func.to_char(
-                func.timezone(literal_column("'UTC'"), ts), literal_column("'YYYY-MM'")
-            ),
-        )
-    # SQLite keeps UTC instants as naive text; julianday() reads it, in days.
-    return _Dialect(
-        hours=lambda a, b: (func.julianday(b) - func.julianday(a)) * 24.0,
-        month=lambda ts: func.strftime(literal_column("'%Y-%m'"), ts),
-    )
-
-
 def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -225,16 +196,43 @@ def _percentile(ranked: Subquery, num: int, den: int) -> ColumnElement[Any]:
     )
 
 
-def _few_tasks(condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
-    """`tasks.id IN (SELECT id FROM tasks h WHERE condition)`, for conditions that pick few
-    tasks through an index (routing, status). Written as a join condition, SQLite walks every
-    task of every case in scope instead (ix_cases_country_opened, then ix_tasks_case)."""
-    h = orm.tasks.alias("h")
-    return orm.tasks.c.id.in_(select(h.c.id).where(condition(h)))
-
-
 def _hours_value(value: Any) -> float:
     return round(float(value), 2)
+
+
+def _narrowed(
+    query: Select[Any],
+    f: Filters,
+    country: ColumnElement[Any],
+    protocol: ColumnElement[Any],
+    created: ColumnElement[Any],
+    institution: ColumnElement[Any] | None = None,
+) -> Select[Any]:
+    """`query` narrowed to the filters, given the columns that hold each thing filtered on
+    (the period is by `created`; no institution, no institution filter)."""
+    if f.countries is not None:
+        query = query.where(country.in_(sorted(f.countries)))
+    if f.protocol:
+        query = query.where(protocol == f.protocol)
+    if f.since is not None:
+        query = query.where(created >= f.since)
+    if f.until is not None:
+        query = query.where(created < f.until)
+    if f.institution and institution is not None:
+        query = query.where(institution == f.institution)
+    return query
+
+
+def _completions(f: Filters, *columns: Any) -> Select[Any]:
+    d = orm.task_completions
+    return _narrowed(
+        select(*columns), f, d.c.country, d.c.protocol_id, d.c.created_at, d.c.institution
+    )
+
+
+def _ordering(item: tuple[tuple[str | None, str], Any]) -> tuple[str, str]:
+    (protocol, key), _ = item
+    return (protocol or "", key)
 
 
 # --- the read model ----------------------------------------------------------------------
@@ -245,7 +243,7 @@ class SqlCompliance:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._sql = _dialect(conn)
+        self._sql = facts.dialect(conn)
 
     @property
     def connection(self) -> Connection:
@@ -254,82 +252,71 @@ class SqlCompliance:
     def _tasks(self, f: Filters, *columns: Any) -> Select[Any]:
         t, c = orm.tasks, orm.cases
         query = select(*columns).select_from(t.join(c, c.c.id == t.c.case_id))
-        if f.countries is not None:
-            query = query.where(c.c.country.in_(sorted(f.countries)))
-        if f.protocol:
-            query = query.where(c.c.protocol_id == f.protocol)
-        if f.since is not None:
-            query = query.where(t.c.created_at >= f.since)
-        if f.until is not None:
-            query = query.where(t.c.created_at < f.until)
-        if f.institution:
-            query = query.where(t.c.institution == f.institution)
-        return query
+        return _narrowed(query, f, c.c.country, c.c.protocol_id, t.c.created_at, t.c.institution)
+
+    def _few_tasks(self, condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
+        """A condition that picks few tasks through an index (routing, status). SQLite is
+        given `tasks.id IN (SELECT id FROM tasks h WHERE condition)`: written as a plain
+        condition, it walks every task of every case in scope instead (ix_cases_country_opened,
+        then ix_tasks_case). PostgreSQL is given the plain condition: the IN form makes it
+        scan every task to hash-join the few."""
+        if self._conn.dialect.name == "postgresql":
+            return condition(orm.tasks)
+        h = orm.tasks.alias("h")
+        return orm.tasks.c.id.in_(select(h.c.id).where(condition(h)))
 
     def completed(self, f: Filters) -> tuple[dict[str, list[OnTime]], list[StepTime]]:
-        """The completed tasks, in one pass (one statement):
+        """The completed tasks (the read model of workflows/facts.py):
 
         - on-time rates per step, institution, country and month of completion: grouped by
-          all four at once, then rolled up by each;
-        - per step, the median and 90th percentile of the hours from creation to completion.
+          all four at once in the order of ix_task_completions_rates, then rolled up by each;
+        - per step, the median and 90th percentile of the hours from creation to completion:
+          the one or two rows around each position, read in the order of
+          ix_task_completions_hours.
         """
-        t, c = orm.tasks, orm.cases
-        done = (
-            self._tasks(
-                f,
-                c.c.protocol_id.label("protocol"),
-                t.c.task_key.label("step"),
-                t.c.institution.label("institution"),
-                c.c.country.label("country"),
-                self._sql.month(t.c.updated_at).label("month"),
-                case((t.c.updated_at <= t.c.due_at, 1), else_=0).label("in_time"),
-                self._sql.hours(t.c.created_at, t.c.updated_at).label("h"),
-            )
-            .where(t.c.status == "completed")
-            .cte("done")  # read twice, so both databases compute it once
-        )
-        dims = [done.c.protocol, done.c.step, done.c.institution, done.c.country, done.c.month]
-        g = (
-            select(*dims, func.count().label("n"), func.sum(done.c.in_time).label("ok"))
-            .group_by(*dims)
-            .cte("g")
-        )
-        text, number = cast(null(), String), cast(null(), Float)
-        rollups = [
-            select(
-                literal_column(f"'{by}'").label("by"),
-                g.c.protocol if by == "step" else text,
-                g.c[by].label("k"),
-                func.sum(g.c.n).label("n"),
-                func.sum(g.c.ok).label("ok"),
-                number,
-                number,
-            ).group_by(*([g.c.protocol] if by == "step" else []), g.c[by])
-            for by in ONTIME_BY
-        ]
-        ranked = _ranked(done, ["protocol", "step"], "h")
-        times = select(
-            literal_column("'time'"),
-            ranked.c.protocol,
-            ranked.c.step,
-            func.count(),
-            cast(null(), Integer),
-            _percentile(ranked, 1, 2),
-            _percentile(ranked, 9, 10),
-        ).group_by(ranked.c.protocol, ranked.c.step)
-        rates: dict[str, list[OnTime]] = {by: [] for by in ONTIME_BY}
-        durations: list[StepTime] = []
-        for by, protocol, key, n, ok, median, p90 in self._conn.execute(union_all(*rollups, times)):
-            if by == "time":
-                durations.append(
-                    StepTime(protocol, key, int(n), _hours_value(median), _hours_value(p90))
-                )
-            else:
-                rates[by].append(OnTime(str(key), int(n), int(ok), protocol))
-        for rows in rates.values():
-            rows.sort(key=lambda o: (o.protocol or "", o.key))
-        durations.sort(key=lambda d: (d.protocol, d.task_key))
+        d = orm.task_completions
+        dims = [d.c.protocol_id, d.c.task_key, d.c.institution, d.c.country, d.c.month]
+        groups = _completions(f, *dims, func.count(), func.sum(d.c.on_time)).group_by(*dims)
+        totals: dict[str, dict[tuple[str | None, str], list[int]]] = {by: {} for by in ONTIME_BY}
+        for protocol, step, institution, country, month, n, ok in self._conn.execute(groups):
+            keys = {"step": (protocol, step), "institution": (None, institution)}
+            keys |= {"country": (None, country), "month": (None, month)}
+            for by, key in keys.items():
+                total = totals[by].setdefault(key, [0, 0])
+                total[0] += int(n)
+                total[1] += int(ok)
+        rates = {
+            by: [
+                OnTime(k, n, ok, protocol)
+                for (protocol, k), (n, ok) in sorted(groups.items(), key=_ordering)
+            ]
+            for by, groups in totals.items()
+        }
+        durations = []
+        for (protocol, step), (n, _) in sorted(totals["step"].items(), key=_ordering):
+            assert protocol is not None  # steps are keyed by their protocol
+            median, p90 = (self._percentile(f, protocol, step, n, *q) for q in ((1, 2), (9, 10)))
+            durations.append(StepTime(protocol, step, n, median, p90))
         return rates, durations
+
+    def _percentile(
+        self, f: Filters, protocol: str, step: str, n: int, num: int, den: int
+    ) -> float:
+        """`percentile_cont(num/den)` of a step's `n` hours, as PostgreSQL and numpy compute
+        it: at position f*(n-1) from 0, the rows at its floor and ceiling weighted by its
+        fraction; both read straight off the index, skipping the rows before."""
+        d = orm.task_completions
+        low, rest = divmod(num * (n - 1), den)
+        query = (
+            _completions(f, d.c.hours)
+            .where(d.c.protocol_id == protocol, d.c.task_key == step)
+            .order_by(d.c.hours)
+            .limit(2)
+            .offset(low)
+        )
+        values = [float(v) for v in self._conn.execute(query).scalars()]
+        below, above = values[0], values[-1]
+        return _hours_value(below + (above - below) * rest / den)
 
     def overdue(self, f: Filters, now: datetime) -> list[Overdue]:
         """Open tasks and those past due now (on hold stops the clock), per country and
@@ -341,7 +328,7 @@ class SqlCompliance:
             self._tasks(
                 f, c.c.country, t.c.institution, _count(is_open).label("open"), _count(late)
             )
-            .where(_few_tasks(lambda h: h.c.status.in_(list(OPEN_TASK_STATUSES))))
+            .where(self._few_tasks(lambda h: h.c.status.in_(list(OPEN_TASK_STATUSES))))
             .group_by(c.c.country, t.c.institution)
             .having(func.sum(case((late, 1), else_=0)) > 0)
         )
@@ -349,39 +336,13 @@ class SqlCompliance:
         return sorted(rows, key=lambda o: (-o.overdue, o.country, o.institution))
 
     def funnel(self, f: Filters) -> list[FunnelStep]:
-        """Cases that ever reached each care state: the current one (tracks), every
-        transition's target and the state the track opened in (events)."""
-        tr, e, c = orm.tracks, orm.events, orm.cases
-        reached = union(
-            select(tr.c.case_id, tr.c.state.label("state")).where(tr.c.track == "care"),
-            select(e.c.case_id, e.c.data["target"].as_string()).where(
-                e.c.kind == "transition", e.c.track == "care"
-            ),
-            select(e.c.case_id, e.c.data["state"].as_string()).where(
-                e.c.kind == "track_opened", e.c.track == "care"
-            ),
-        ).subquery("reached")
-        query = (
-            # UNION already made (case, state) pairs distinct: count(*) spares a second sort
-            select(c.c.protocol_id, reached.c.state, func.count())
-            .select_from(reached.join(c, c.c.id == reached.c.case_id))
-            .where(*self._case_conditions(f), reached.c.state.is_not(None))
-            .group_by(c.c.protocol_id, reached.c.state)
-        )
-        return [FunnelStep(r[0], r[1], int(r[2])) for r in self._conn.execute(query)]
-
-    def _case_conditions(self, f: Filters) -> list[ColumnElement[bool]]:
-        c = orm.cases
-        out: list[ColumnElement[bool]] = []
-        if f.countries is not None:
-            out.append(c.c.country.in_(sorted(f.countries)))
-        if f.protocol:
-            out.append(c.c.protocol_id == f.protocol)
-        if f.since is not None:
-            out.append(c.c.opened_at >= f.since)
-        if f.until is not None:
-            out.append(c.c.opened_at < f.until)
-        return out
+        """Cases that ever reached each care state (the read model of workflows/facts.py),
+        counted in the order of ix_care_states_reached_funnel."""
+        r = orm.care_states_reached
+        query = select(r.c.protocol_id, r.c.state, func.count())
+        query = _narrowed(query, f, r.c.country, r.c.protocol_id, r.c.opened_at)
+        query = query.group_by(r.c.protocol_id, r.c.state)
+        return [FunnelStep(row[0], row[1], int(row[2])) for row in self._conn.execute(query)]
 
     def rejections(self, f: Filters) -> list[Rejection]:
         t = orm.tasks
@@ -395,7 +356,7 @@ class SqlCompliance:
         t, c = orm.tasks, orm.cases
         query = (
             self._tasks(f, c.c.country, t.c.role, func.count())
-            .where(_few_tasks(lambda h: h.c.routing == "gap"))
+            .where(self._few_tasks(lambda h: h.c.routing == "gap"))
             .group_by(c.c.country, t.c.role)
             .order_by(c.c.country, t.c.role)
         )
@@ -407,7 +368,7 @@ class SqlCompliance:
         to = t.c.handoff["country"].as_string()
         # only tasks not routed plainly can be handoffs: the JSON is read for those only
         real = and_(
-            _few_tasks(lambda h: h.c.routing.in_(HANDOFF_ROUTINGS)),
+            self._few_tasks(lambda h: h.c.routing.in_(HANDOFF_ROUTINGS)),
             t.c.handoff["protocol"].as_string().is_not(None),
         )
         base = self._tasks(

@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -231,6 +232,57 @@ outbox = Table(
     Column("last_error", Text),
     Index("ix_outbox_status_created", "status", "created_at"),
     Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+)
+
+# The compliance read model (workflows/facts.py): written in the same transaction as the
+# change it records, so the manager's figures read narrow, pre-joined rows through covering
+# indexes instead of every task and every care event ever written.
+task_completions = Table(
+    "task_completions",
+    metadata,
+    Column("task_id", Integer, ForeignKey("tasks.id"), primary_key=True),
+    Column("protocol_id", String(32), nullable=False),
+    Column("task_key", String(64), nullable=False),
+    Column("institution", String(96), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("completed_at", Stamp, nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM of completion, UTC
+    Column("on_time", Integer, nullable=False),  # 1: completed by its due time
+    Column("hours", Float, nullable=False),  # creation to completion
+    # on-time rates: grouped in index order, no sort
+    Index(
+        "ix_task_completions_rates",
+        "protocol_id",
+        "task_key",
+        "institution",
+        "country",
+        "month",
+        "on_time",
+        "created_at",
+    ),
+    # medians and 90th percentiles: the k-th hours of a step read by offset in index order
+    Index(
+        "ix_task_completions_hours",
+        "protocol_id",
+        "task_key",
+        "hours",
+        "country",
+        "institution",
+        "created_at",
+    ),
+)
+
+# Every care state a case ever entered (the funnel), once per case and state.
+care_states_reached = Table(
+    "care_states_reached",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("state", String(64), primary_key=True),
+    Column("protocol_id", String(32), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("opened_at", Stamp, nullable=False),  # the case's
+    Index("ix_care_states_reached_funnel", "protocol_id", "state", "country", "opened_at"),
 )
 
 # Nightly compliance figures per country (the nightly flow).

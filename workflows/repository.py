@@ -24,7 +24,7 @@ from sqlalchemy import (
 from institutions.store import SqlDirectory
 from protocols.errors import UnknownProtocol
 from protocols.loader import LoadedProtocol, from_definition
-from workflows import orm
+from workflows import facts, orm
 from workflows.audit import GENESIS, chain_hash
 from workflows.domain import (
     Approval,
@@ -326,8 +326,7 @@ class SqlCaseRepository:
                     update(t).where(t.c.case_id == cid, t.c.track == tr.name).values(**row)
                 )
             tr.is_new = tr.dirty = False
-        for task in case.tasks:
-            self._save_task(cid, task)
+        completed = [t for t in case.tasks if self._save_task(cid, t) and t.status == "completed"]
         for d in case.deadlines:
             self._save_deadline(cid, d)
         for rec in case.new_consents:
@@ -355,6 +354,7 @@ class SqlCaseRepository:
             conn.execute(
                 insert(orm.approvals).values(case_id=cid, name=ap.name, role=ap.role, at=ap.at)
             )
+        facts.record(conn, case, completed)  # before the new events are cleared
         if case.new_events:
             append_events(
                 conn,
@@ -391,9 +391,10 @@ class SqlCaseRepository:
         case.new_notifications.clear()
         case.attributes_dirty = case.lead_dirty = False
 
-    def _save_task(self, cid: int, task: Task) -> None:
+    def _save_task(self, cid: int, task: Task) -> bool:
+        """Write the task if it is new or changed; say whether it was written."""
         if task.id is not None and not task.dirty:
-            return  # unchanged: nothing to write (and no note to re-seal)
+            return False  # unchanged: nothing to write (and no note to re-seal)
         row = dict(
             track=task.track,
             state=task.state,
@@ -423,6 +424,7 @@ class SqlCaseRepository:
         else:
             self._conn.execute(_UPDATE_TASK, {"_id": task.id, **row})
         task.dirty = False
+        return True
 
     def _seal_note(self, case_id: int, note: str | None) -> str | None:
         if not note:

@@ -15,18 +15,24 @@ T0+24h):
 
 from __future__ import annotations
 
+import statistics
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import Engine
+from alembic import command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, Engine, inspect, select
 
 from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.registry import SCENARIOS_DIR, Registry
 from protocols.yamlfile import YamlDocument
+from ruta.db import alembic_config, make_engine, upgrade
 from tests.conftest import FOCAL_CO, START, VAULT, officer
-from workflows import compliance, inbox, services
+from workflows import compliance, facts, inbox, orm, services
 from workflows.access import Actor
 from workflows.clocks import SimulatedClock
 from workflows.compliance import (
@@ -37,6 +43,7 @@ from workflows.compliance import (
     OnTime,
     Overdue,
     Rejection,
+    SqlCompliance,
     StepTime,
 )
 from workflows.errors import NotAuthorised
@@ -240,3 +247,80 @@ def test_cross_border_handoff_times_and_open_handoffs(engine: Engine):
     ec = Actor("mgr.ec", "manager", "ec-mininterior-dptt", frozenset({"EC"}))
     assert compliance.report(svc, ec).handoffs == []  # the linked cases hand nothing over
     assert [f.state for f in compliance.report(svc, ec).funnel][:1] == ["reported"]
+
+
+# --- the read model (workflows/facts.py) ------------------------------------------------------
+
+
+def test_the_read_model_rebuilt_by_the_migration_gives_the_same_figures(svc, figures, engine):
+    """The rows the repository adds as cases move are exactly what migration 0008 rebuilds
+    from the tasks and events of a database that had none."""
+    live = compliance.report(svc, MANAGER_CO, locale="en")
+    with engine.connect() as conn:
+        before = _read_model(conn)
+    assert len(before[0]) == 4
+    assert len(before[1]) > 3
+    command.downgrade(alembic_config(engine), "0007")
+    assert not {"task_completions", "care_states_reached"} & set(inspect(engine).get_table_names())
+    upgrade(engine)
+    with engine.connect() as conn:
+        after = _read_model(conn)
+    assert after[1] == before[1]
+    for was, now in zip(before[0], after[0], strict=True):  # hours: SQL arithmetic vs Python
+        assert was[:-1] == now[:-1]
+        assert now[-1] == pytest.approx(was[-1], abs=1e-5)
+    assert compliance.report(svc, MANAGER_CO, locale="en") == live
+
+
+def _read_model(conn: Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    d, r = orm.task_completions, orm.care_states_reached
+    return (
+        [tuple(row) for row in conn.execute(select(d).order_by(d.c.task_id))],
+        [tuple(row) for row in conn.execute(select(r).order_by(r.c.case_id, r.c.state))],
+    )
+
+
+def test_a_task_completed_and_a_state_entered_twice_are_counted_once(svc, figures, engine):
+    case = services.load_case(svc, figures["A"], ME)
+    done = [t for t in case.tasks if t.status == "completed"]
+    case.tracks["care"].dirty = True  # its state was reached already
+    with engine.begin() as conn:
+        before = _read_model(conn)
+        facts.record(conn, case, done)
+        assert _read_model(conn) == before
+    assert len(done) == 3  # characterise, find_bed, lodge
+    assert case.tracks["care"].state in {r[1] for r in before[1]}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hours=st.lists(st.integers(1, 24 * 90), min_size=1, max_size=40))
+def test_medians_and_90th_percentiles_interpolate_like_percentile_cont(hours, tmp_path_factory):
+    """Read off the index by offset, they equal numpy's and PostgreSQL's linear interpolation
+    (statistics.quantiles, inclusive) for any number of completions."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('pct') / 'p.sqlite3'}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # completions alone, without tasks
+        rows = [
+            {
+                "task_id": i,
+                "protocol_id": "CO-TEST",
+                "task_key": "lodge",
+                "institution": "test-shelter-ipiales",
+                "country": "CO",
+                "created_at": START,
+                "completed_at": START + timedelta(hours=h),
+                "month": "2026-03",
+                "on_time": int(h <= 24),
+                "hours": float(h),
+            }
+            for i, h in enumerate(hours, start=1)
+        ]
+        conn.execute(orm.task_completions.insert(), rows)
+        rates, (times,) = SqlCompliance(conn).completed(Filters())
+    engine.dispose()
+    cuts = statistics.quantiles(hours, n=10, method="inclusive") if len(hours) > 1 else hours * 9
+    assert times.completed == len(hours)
+    assert times.median_hours == pytest.approx(statistics.median(hours), abs=0.005)
+    assert times.p90_hours == pytest.approx(cuts[8], abs=0.005)
+    assert rates["step"][0].on_time == sum(h <= 24 for h in hours)
