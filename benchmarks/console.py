@@ -263,7 +263,8 @@ def build(engine: Engine, cases: int, registry: Registry) -> dict[str, int]:
                         counts[name] += len(rows)
                         rows.clear()
         with engine.begin() as conn:  # what migration 0008 does with existing data
-            counts["task_completions"], counts["care_states_reached"] = facts.rebuild(conn)
+            rebuilt = facts.rebuild(conn)
+        counts |= {"task_completions": rebuilt.completions, "care_states_reached": rebuilt.states}
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))  # what `ruta` would have after a while in production
     return counts

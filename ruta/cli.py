@@ -30,7 +30,7 @@ from ruta import bootstrap, keys, logs
 from ruta.cli_institutions import app as institutions_app
 from ruta.cli_privacy import keys_app, purge
 from ruta.db import current_revision, upgrade
-from workflows import orm, services
+from workflows import facts, orm, services
 from workflows.dispatch import dispatch as send_outbox
 from workflows.domain import OPEN_TASK_STATUSES
 from workflows.machine import diagram as draw
@@ -57,6 +57,11 @@ audit_app = typer.Typer(help="The tamper-evident event log.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(keys_app, name="keys")
+compliance_app = typer.Typer(
+    help="The compliance figures' read model (completed tasks, care states reached).",
+    no_args_is_help=True,
+)
+app.add_typer(compliance_app, name="compliance")
 app.command()(purge)
 
 INVALID = 2  # exit status for invalid input (a broken file, an unknown id)
@@ -474,6 +479,33 @@ def audit_verify() -> None:
         f"Audit chain BROKEN at event {broken}: {why} ({checked} events before it are intact).",
         code=1,
     )
+
+
+@compliance_app.command("rebuild")
+def compliance_rebuild(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only say whether it is in step; change nothing")
+    ] = False,
+) -> None:
+    """Recompute the read model the compliance figures come from, from the tasks, tracks and
+    events (kept up as cases move; rebuild after restoring a backup or editing tasks by hand).
+    With --check, exit 1 if it is not in step."""
+    with bootstrap.engine().connect() as conn:
+        rebuilt = facts.rebuild(conn)
+        if check:
+            conn.rollback()
+        else:
+            conn.commit()
+    counts = f"{rebuilt.completions} completed task(s), {rebuilt.states} care state(s) reached"
+    drift = f"{rebuilt.missing} row(s) missing, {rebuilt.extra} row(s) that should not be there"
+    if rebuilt.in_step:
+        _say(f"Compliance read model in step: {counts}.")
+    elif check:
+        raise _fail(
+            f"Compliance read model NOT in step: {drift}. Run `ruta compliance rebuild`.", code=1
+        )
+    else:
+        _say(f"Compliance read model rebuilt: {counts} ({drift} before).")
 
 
 def main() -> None:

@@ -296,12 +296,13 @@ class SqlCompliance:
         for (protocol, step), (n, _) in sorted(totals["step"].items(), key=_ordering):
             assert protocol is not None  # steps are keyed by their protocol
             median, p90 = (self._percentile(f, protocol, step, n, *q) for q in ((1, 2), (9, 10)))
-            durations.append(StepTime(protocol, step, n, median, p90))
+            if median is not None and p90 is not None:  # None: the rows went since (a rebuild)
+                durations.append(StepTime(protocol, step, n, median, p90))
         return rates, durations
 
     def _percentile(
         self, f: Filters, protocol: str, step: str, n: int, num: int, den: int
-    ) -> float:
+    ) -> float | None:
         """`percentile_cont(num/den)` of a step's `n` hours, as PostgreSQL and numpy compute
         it: at position f*(n-1) from 0, the rows at its floor and ceiling weighted by its
         fraction; both read straight off the index, skipping the rows before."""
@@ -315,6 +316,8 @@ class SqlCompliance:
             .offset(low)
         )
         values = [float(v) for v in self._conn.execute(query).scalars()]
+        if not values:
+            return None
         below, above = values[0], values[-1]
         return _hours_value(below + (above - below) * rest / den)
 

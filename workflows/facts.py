@@ -3,8 +3,9 @@ care state a case entered (`care_states_reached`), each carrying the case's prot
 country so the figures need no join.
 
 The repository writes them in the same transaction as the change they record, so the
-figures are never behind the cases; `rebuild` recomputes them from the tasks and the
-events (migration 0008 uses it on existing data). Computed from every task and every care
+figures are never behind the cases; `rebuild` recomputes them from the tasks, tracks and
+events (`ruta compliance rebuild [--check]`; migration 0008 did the same, in SQL of its
+own, for the data before it). Computed from every task and every care
 event on each view, the compliance report took 3.5 s at 100,000 cases on SQLite; read from
 these rows through covering indexes it takes a small fraction of that (benchmarks/README.md).
 
@@ -97,17 +98,14 @@ def completion(case: Case, task: Task) -> dict[str, Any]:
 
 
 def care_states_entered(case: Case) -> set[str]:
-    """The care states this unit of work's changes entered: what its events say, and where
-    the care track stands if it moved."""
-    states = {
+    """The care states this unit of work's changes entered, from its new events: the engine
+    records every state a track enters (`track_opened`, `transition`), even those it passes
+    through within one fire."""
+    return {
         str(e.data[ENTERED[e.kind]])
         for e in case.new_events
         if e.track == CARE and e.kind in ENTERED and e.data.get(ENTERED[e.kind])
     }
-    track = case.tracks.get(CARE)
-    if track is not None and (track.is_new or track.dirty):
-        states.add(track.state)
-    return states
 
 
 def record(conn: Connection, case: Case, completed: Iterable[Task]) -> None:
@@ -125,11 +123,33 @@ def record(conn: Connection, case: Case, completed: Iterable[Task]) -> None:
         )
 
 
-def rebuild(conn: Connection) -> tuple[int, int]:
-    """Recompute both tables from the tasks, tracks and events; return their row counts."""
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What a rebuild found: the rows it wrote, and how the tables differed before it."""
+
+    completions: int
+    states: int
+    missing: int  # rows the tasks and events call for that were not there
+    extra: int  # rows that were there and should not have been
+
+    @property
+    def in_step(self) -> bool:
+        return not self.missing and not self.extra
+
+
+def _keys(conn: Connection) -> set[tuple[Any, ...]]:
+    d, r = orm.task_completions, orm.care_states_reached
+    done = {(row[0],) for row in conn.execute(select(d.c.task_id))}
+    return done | {(row[0], row[1]) for row in conn.execute(select(r.c.case_id, r.c.state))}
+
+
+def rebuild(conn: Connection) -> Rebuilt:
+    """Recompute both tables from the tasks, tracks and events (in the caller's transaction:
+    roll it back to only check)."""
     t, c, tr, e = orm.tasks, orm.cases, orm.tracks, orm.events
     sql = dialect(conn)
     facts, reached = orm.task_completions, orm.care_states_reached
+    before = _keys(conn)
     conn.execute(delete(facts))
     conn.execute(delete(reached))
     done = select(
@@ -168,7 +188,6 @@ def rebuild(conn: Connection) -> tuple[int, int]:
             ["case_id", "state", "protocol_id", "country", "opened_at"], states
         )
     )
-    counts = [
-        conn.execute(select(func.count()).select_from(x)).scalar_one() for x in (facts, reached)
-    ]
-    return counts[0], counts[1]
+    after = _keys(conn)
+    reached_n = sum(len(k) == 2 for k in after)  # (case, state); completions are (task,)
+    return Rebuilt(len(after) - reached_n, reached_n, len(after - before), len(before - after))

@@ -1,19 +1,23 @@
-"""`ruta init` makes the key file; `ruta keys` rotates it with no downtime; `ruta purge`."""
+"""`ruta init` makes the key file; `ruta keys` rotates it with no downtime; `ruta purge`;
+`ruta compliance rebuild` checks and repairs the compliance read model."""
 
 from __future__ import annotations
 
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from ruta import bootstrap
 from ruta.cli import app
-from workflows import services
+from workflows import inbox, orm, services
 from workflows.access import Actor
 
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
 PERSON = {"given_name": "Zorbalina", "family_name": "Sintética", "document_number": "SYN-123456"}
 
 
@@ -115,3 +119,28 @@ def test_purge_lists_then_purges_nothing_on_a_fresh_database(home):
     assert (code, out.strip()) == (0, "Would purge the personal data of 0 case(s).")
     code, out = cli("purge")
     assert (code, out.strip()) == (0, "Purged the personal data of 0 case(s).")
+
+
+def test_compliance_rebuild_finds_and_repairs_a_read_model_out_of_step(home):
+    assert cli("init")[0] == 0
+    ref = open_case()
+    inbox.move(bootstrap.services(), Actor.system("test"), ref, "register_case", "complete")
+    code, out = cli("compliance", "rebuild", "--check")
+    assert code == 0, out
+    assert "in step: 1 completed task(s), 2 care state(s) reached" in out
+    with bootstrap.engine().begin() as conn:  # as if a backup had been restored without it
+        conn.execute(delete(orm.task_completions))
+        conn.execute(
+            orm.care_states_reached.insert().values(
+                case_id=1, state="made_up", protocol_id="CO-TRATA", country="CO", opened_at=NOW
+            )
+        )
+    code, out = cli("compliance", "rebuild", "--check")
+    assert code == 1
+    assert "NOT in step: 1 row(s) missing, 1 row(s) that should not be there" in out
+    code, out = cli("compliance", "rebuild", "--check")
+    assert code == 1  # --check changed nothing
+    code, out = cli("compliance", "rebuild")
+    assert code == 0, out
+    assert "rebuilt: 1 completed task(s), 2 care state(s) reached (1 row(s) missing" in out
+    assert "in step" in cli("compliance", "rebuild", "--check")[1]

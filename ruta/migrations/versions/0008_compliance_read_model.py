@@ -5,7 +5,8 @@ Revises: 0007
 Create Date: 2026-11-28
 
 The manager's figures read these narrow rows through covering indexes instead of every task
-and care event ever written (workflows/facts.py). Existing data is rebuilt into them here;
+and care event ever written (workflows/facts.py). Existing data is rebuilt into them here, in
+SQL of this revision's own (the application's `facts.rebuild` may follow later schemas);
 from then on the repository adds rows in the same transaction as each change.
 """
 
@@ -14,12 +15,45 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from workflows import facts
 
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+# The expressions that differ: the month (UTC) and hours between two instants, a JSON field.
+SQLITE = {
+    "month": "strftime('%Y-%m', t.updated_at)",
+    "hours": "(julianday(t.updated_at) - julianday(t.created_at)) * 24.0",
+    "target": "json_extract(e.data, '$.target')",
+    "state": "json_extract(e.data, '$.state')",
+}
+POSTGRESQL = {
+    "month": "to_char(timezone('UTC', t.updated_at), 'YYYY-MM')",
+    "hours": "CAST(EXTRACT(EPOCH FROM t.updated_at) - EXTRACT(EPOCH FROM t.created_at) AS FLOAT) / 3600.0",
+    "target": "e.data ->> 'target'",
+    "state": "e.data ->> 'state'",
+}
+COMPLETIONS = """
+INSERT INTO task_completions
+    (task_id, protocol_id, task_key, institution, country, created_at, completed_at, month,
+     on_time, hours)
+SELECT t.id, c.protocol_id, t.task_key, t.institution, c.country, t.created_at, t.updated_at,
+       {month}, CASE WHEN t.updated_at <= t.due_at THEN 1 ELSE 0 END, {hours}
+FROM tasks t JOIN cases c ON c.id = t.case_id
+WHERE t.status = 'completed'
+"""
+CARE_STATES = """
+INSERT INTO care_states_reached (case_id, state, protocol_id, country, opened_at)
+SELECT r.case_id, r.state, c.protocol_id, c.country, c.opened_at
+FROM (
+    SELECT case_id, state FROM tracks WHERE track = 'care'
+    UNION SELECT e.case_id, {target} FROM events e WHERE e.kind = 'transition' AND e.track = 'care'
+    UNION SELECT e.case_id, {state} FROM events e WHERE e.kind = 'track_opened' AND e.track = 'care'
+) r JOIN cases c ON c.id = r.case_id
+WHERE r.state IS NOT NULL
+"""
 
 
 def upgrade() -> None:
@@ -53,7 +87,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_id", "state", name=op.f("pk_care_states_reached")),
     )
     # filled before the indexes are built: one sorted build instead of a row at a time
-    facts.rebuild(op.get_bind())
+    conn = op.get_bind()
+    sql = POSTGRESQL if conn.dialect.name == "postgresql" else SQLITE
+    conn.execute(sa.text(COMPLETIONS.format(**sql)))
+    conn.execute(sa.text(CARE_STATES.format(**sql)))
     op.create_index(
         "ix_task_completions_rates",
         "task_completions",
