@@ -149,6 +149,20 @@ def reveal_reasons() -> dict[str, str]:
     }
 
 
+def reason_select(key: str) -> str | None:
+    """The coded reason asked before personal data is revealed or searched (None: not yet)."""
+    reasons = reveal_reasons()
+    choice: str | None = st.selectbox(
+        _("Why do you need it?"),
+        list(reasons),
+        index=None,
+        format_func=lambda k: reasons[k],
+        placeholder=_("Choose a reason"),
+        key=key,
+    )
+    return choice
+
+
 def event_kinds() -> dict[str, str]:
     return {
         "case_opened": _("Case opened"),
@@ -507,15 +521,7 @@ def show_person(actor: Actor, d: CaseDetail) -> None:
             _("Reveal personal data"), key="cases_reveal", on_click=_start_reveal, args=(ref,)
         )
         return
-    reasons = reveal_reasons()
-    reason = st.selectbox(
-        _("Why do you need it?"),
-        list(reasons),
-        index=None,
-        format_func=lambda k: reasons[k],
-        placeholder=_("Choose a reason"),
-        key="cases_reveal_reason",
-    )
+    reason = reason_select("cases_reveal_reason")
     show, cancel, _rest = st.columns([1, 1, 6])
     cancel.button(_("Cancel"), key="cases_reveal_cancel", on_click=_cancel_reveal)
     if not show.button(_("Show"), key="cases_reveal_show", disabled=reason is None):

@@ -295,12 +295,12 @@ class SqlCompliance:
         durations = []
         for (protocol, step), (n, _) in sorted(totals["step"].items(), key=_ordering):
             assert protocol is not None  # steps are keyed by their protocol
-            median, p90 = (self._percentile(f, protocol, step, n, *q) for q in ((1, 2), (9, 10)))
+            median, p90 = (self._hours_at(f, protocol, step, n, *q) for q in ((1, 2), (9, 10)))
             if median is not None and p90 is not None:  # None: the rows went since (a rebuild)
                 durations.append(StepTime(protocol, step, n, median, p90))
         return rates, durations
 
-    def _percentile(
+    def _hours_at(
         self, f: Filters, protocol: str, step: str, n: int, num: int, den: int
     ) -> float | None:
         """`percentile_cont(num/den)` of a step's `n` hours, as PostgreSQL and numpy compute

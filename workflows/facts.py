@@ -137,10 +137,11 @@ class Rebuilt:
         return not self.missing and not self.extra
 
 
-def _keys(conn: Connection) -> set[tuple[Any, ...]]:
+def _keys(conn: Connection) -> tuple[set[int], set[tuple[int, str]]]:
+    """The completed task ids and the (case, state) pairs the tables hold."""
     d, r = orm.task_completions, orm.care_states_reached
-    done = {(row[0],) for row in conn.execute(select(d.c.task_id))}
-    return done | {(row[0], row[1]) for row in conn.execute(select(r.c.case_id, r.c.state))}
+    done = set(conn.execute(select(d.c.task_id)).scalars())
+    return done, {(row[0], row[1]) for row in conn.execute(select(r.c.case_id, r.c.state))}
 
 
 def rebuild(conn: Connection) -> Rebuilt:
@@ -188,6 +189,10 @@ def rebuild(conn: Connection) -> Rebuilt:
             ["case_id", "state", "protocol_id", "country", "opened_at"], states
         )
     )
-    after = _keys(conn)
-    reached_n = sum(len(k) == 2 for k in after)  # (case, state); completions are (task,)
-    return Rebuilt(len(after) - reached_n, reached_n, len(after - before), len(before - after))
+    (tasks_now, states_now), (tasks_was, states_was) = _keys(conn), before
+    return Rebuilt(
+        completions=len(tasks_now),
+        states=len(states_now),
+        missing=len(tasks_now - tasks_was) + len(states_now - states_was),
+        extra=len(tasks_was - tasks_now) + len(states_was - states_now),
+    )

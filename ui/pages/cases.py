@@ -58,15 +58,7 @@ def show_document_search() -> None:
     with st.expander(_("Find by document number")):
         with st.form("cases_doc_form", border=False):
             st.text_input(_("Document number"), key="cases_doc_number")
-            reasons = case_view.reveal_reasons()
-            st.selectbox(
-                _("Why do you need it?"),
-                list(reasons),
-                index=None,
-                format_func=lambda k: reasons[k],
-                placeholder=_("Choose a reason"),
-                key="cases_doc_reason",
-            )
+            case_view.reason_select("cases_doc_reason")
             st.form_submit_button(_("Search"), on_click=_find_by_document)
         error = st.session_state.pop("cases_doc_error", None)
         if error:
