@@ -27,11 +27,11 @@ from institutions.store import SqlDirectory
 from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from ruta.db import make_engine
-from workflows.clocks import SimulatedClock
-from workflows.ports import Clock
-from workflows.repository import SqlProtocolStore, SqlUnitOfWork
-from workflows.services import Services
-from workflows.vault import Vault, new_key
+from workflows.domain.clocks import SimulatedClock
+from workflows.domain.ports import Clock
+from workflows.services.cases import Services
+from workflows.store.cases import SqlProtocolStore, SqlUnitOfWork
+from workflows.store.vault import Vault, new_key
 
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS_FILE = RESULTS_DIR / "runs.jsonl"

@@ -46,11 +46,12 @@ from benchmarks.common import (
 from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
-from workflows import casebook, compliance, facts, orm
-from workflows.access import Actor
-from workflows.compliance import Filters, SqlCompliance
-from workflows.lifecycle import REJECT_REASONS
-from workflows.services import Services
+from workflows.domain.access import Actor
+from workflows.engine.tasks import REJECT_REASONS
+from workflows.queries import casebook, compliance
+from workflows.queries.compliance import Filters, SqlCompliance
+from workflows.services.cases import Services
+from workflows.store import facts, tables
 
 PROTOCOLS = {"CO": "CO-TRATA", "PE": "PE-TRATA", "EC": "EC-TRATA"}
 TARGET_MS = 1000.0
@@ -238,8 +239,13 @@ class _Builder:
             self.rows["events"].append({**base, "at": updated, "kind": kind, "data": data})
 
 
-TABLES = {"cases": orm.cases, "tracks": orm.tracks, "tasks": orm.tasks, "events": orm.events}
-READ_MODEL = (orm.task_completions, orm.care_states_reached)  # workflows/facts.py
+TABLES = {
+    "cases": tables.cases,
+    "tracks": tables.tracks,
+    "tasks": tables.tasks,
+    "events": tables.events,
+}
+READ_MODEL = (tables.task_completions, tables.care_states_reached)  # workflows/store/facts.py
 CHUNK = 5000  # cases per insert round: the rows of 100,000 cases never sit in memory at once
 
 
@@ -271,7 +277,7 @@ def build(engine: Engine, cases: int, registry: Registry) -> dict[str, int]:
 
 
 def _case_list(svc: Services) -> dict[str, Callable[[], object]]:
-    """The cases page's reads (workflows/casebook.py) for a focal point of Colombia."""
+    """The cases page's reads (workflows/queries/casebook.py) for a focal point of Colombia."""
     return {
         "case list, page 1 (CO)": lambda: casebook.list_cases(svc, FOCAL_CO),
         "case list, page 40 (CO)": lambda: casebook.list_cases(svc, FOCAL_CO, page=40),

@@ -25,10 +25,10 @@ from benchmarks.fake_sendgrid import FakeServer
 from notifications.messages import Email
 from notifications.sendgrid_sender import SendGridEmailSender
 from protocols.registry import Registry
-from workflows import orm
-from workflows import services as use
-from workflows.access import Actor
-from workflows.dispatch import compose, dispatch
+from workflows.domain.access import Actor
+from workflows.services import cases
+from workflows.services.dispatch import compose, dispatch
+from workflows.store import tables
 
 CONSOLE = "https://ruta.example.org"
 ATTRS = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
@@ -36,16 +36,16 @@ BENCH = Actor.system("bench")
 SENDER_ONLY = 200
 
 
-def _fill(svc: use.Services, engine: Engine, registry: Registry, messages: int) -> int:
+def _fill(svc: cases.Services, engine: Engine, registry: Registry, messages: int) -> int:
     co = registry.latest_published("CO-TRATA")
-    o = orm.outbox
+    o = tables.outbox
     while True:
         with engine.connect() as conn:
             pending = conn.execute(select(func.count()).select_from(o)).scalar_one()
         if pending >= messages:
             return int(pending)
         for _ in range(min(50, messages)):
-            use.open_case(svc, co, ATTRS, BENCH)
+            cases.open_case(svc, co, ATTRS, BENCH)
 
 
 def _sender(url: str) -> SendGridEmailSender:

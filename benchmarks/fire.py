@@ -36,9 +36,9 @@ from benchmarks.common import (
 )
 from benchmarks.datasets import fresh
 from protocols.registry import Registry
-from workflows import inbox, orm
-from workflows import services as use
-from workflows.access import Actor
+from workflows.domain.access import Actor
+from workflows.services import cases, inbox
+from workflows.store import tables
 
 ATTRS = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
 BENCH = Actor.system("bench")
@@ -49,7 +49,7 @@ Rows = dict[str, dict[Any, dict[str, Any]]]
 
 def _tables() -> list[Table]:
     """Every table a fire can write: those with a case_id, and the cases themselves."""
-    return [t for t in orm.metadata.sorted_tables if "case_id" in t.c or t is orm.cases]
+    return [t for t in tables.metadata.sorted_tables if "case_id" in t.c or t is tables.cases]
 
 
 def _key(table: Table, row: dict[str, Any]) -> Any:
@@ -62,11 +62,11 @@ def _key(table: Table, row: dict[str, Any]) -> Any:
 def _rows(conn: Connection, case_id: int) -> Rows:
     out: Rows = {}
     for t in _tables():
-        where = t.c.id == case_id if t is orm.cases else t.c.case_id == case_id
+        where = t.c.id == case_id if t is tables.cases else t.c.case_id == case_id
         rows = [dict(r) for r in conn.execute(select(t).where(where)).mappings()]
-        if t is not orm.persons:
+        if t is not tables.persons:
             out[t.name] = {_key(t, r): r for r in rows}
-    head = conn.execute(select(orm.audit_head)).mappings().first()
+    head = conn.execute(select(tables.audit_head)).mappings().first()
     out["audit_head"] = {1: dict(head)} if head else {}
     return out
 
@@ -94,22 +94,22 @@ class Replay:
 
     def statements(self, conn: Connection, case_id: int) -> Callable[[Connection], None]:
         """The floor for `case_id`: its rows are looked up now, outside the timing."""
-        tables = {t.name: t for t in [*_tables(), orm.audit_head]}
+        by_name = {t.name: t for t in [*_tables(), tables.audit_head]}
         current = _rows(conn, case_id)
         plan: list[tuple[str, Any, Any]] = []
         for name, changes in self.updates.items():
-            t = tables[name]
+            t = by_name[name]
             keys = sorted(current[name])
             for position, values in changes:
                 key = keys[position]
                 where = (
                     (t.c.case_id == case_id) & (t.c.track == key)
-                    if t is orm.tracks
+                    if t is tables.tracks
                     else t.c.id == key
                 )
                 plan.append(("update", update(t).where(where).values(**values), None))
         for name, rows in self.inserts.items():
-            t = tables[name]
+            t = by_name[name]
             fresh_rows = [
                 {k: (case_id if k == "case_id" else v) for k, v in r.items() if k != "id"}
                 for r in rows
@@ -126,18 +126,18 @@ class Replay:
         return write
 
 
-def _prepare(svc: use.Services, registry: Registry, count: int) -> list[str]:
+def _prepare(svc: cases.Services, registry: Registry, count: int) -> list[str]:
     co = registry.latest_published("CO-TRATA")
-    refs = [use.open_case(svc, co, ATTRS, BENCH) for _ in range(count)]
+    refs = [cases.open_case(svc, co, ATTRS, BENCH) for _ in range(count)]
     for ref in refs:
-        use.record_consent(svc, ref, "assistance", True, BENCH)
+        cases.record_consent(svc, ref, "assistance", True, BENCH)
         inbox.move(svc, BENCH, ref, "register_case", "complete")
     return refs
 
 
 def _case_id(engine: Engine, ref: str) -> int:
     with engine.connect() as conn:
-        c = orm.cases
+        c = tables.cases
         return int(conn.execute(select(c.c.id).where(c.c.ref == ref)).scalar_one())
 
 
@@ -152,13 +152,15 @@ def measure(
     with engine.connect() as conn:
         ref_id = _case_id(engine, reference)
         before = _rows(conn, ref_id)
-    use.fire(svc, reference, "care", "admit_immediate", BENCH)
+    cases.fire(svc, reference, "care", "admit_immediate", BENCH)
     with engine.connect() as conn:
         replay = Replay(before, _rows(conn, ref_id))
     fire_ms: list[tuple[float, float]] = []
     floor_ms: list[tuple[float, float]] = []
     for fire_ref, floor_ref in zip(fires, floors, strict=True):
-        fire_ms.append(timed_ms(partial(use.fire, svc, fire_ref, "care", "admit_immediate", BENCH)))
+        fire_ms.append(
+            timed_ms(partial(cases.fire, svc, fire_ref, "care", "admit_immediate", BENCH))
+        )
         with engine.connect() as conn:
             write = replay.statements(conn, _case_id(engine, floor_ref))
 

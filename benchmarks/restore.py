@@ -17,22 +17,22 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, select, text
 from sqlalchemy import update as sql_update
 
-from workflows import orm
+from workflows.store import tables
 
-APPEND_ONLY = (orm.events, orm.outbox)  # rows past the kept maximum id are deleted
+APPEND_ONLY = (tables.events, tables.outbox)  # rows past the kept maximum id are deleted
 
 
 def _per_case() -> list[Table]:
     return [
         t
-        for t in orm.metadata.sorted_tables
-        if "case_id" in t.c and t not in APPEND_ONLY and t is not orm.cases
+        for t in tables.metadata.sorted_tables
+        if "case_id" in t.c and t not in APPEND_ONLY and t is not tables.cases
     ]
 
 
 def due_cases(engine: Engine, now: datetime) -> set[int]:
     """Cases with a task or a state deadline due at `now`."""
-    t, d = orm.tasks, orm.deadlines
+    t, d = tables.tasks, tables.deadlines
     with engine.connect() as conn:
         tasks = conn.execute(select(t.c.case_id).where(t.c.next_action_at <= now)).scalars()
         ends = conn.execute(select(d.c.case_id).where(d.c.next_action_at <= now)).scalars()
@@ -49,14 +49,14 @@ class Snapshot:
             self.cases = [
                 dict(r)
                 for r in conn.execute(
-                    select(orm.cases).where(orm.cases.c.id.in_(self.case_ids))
+                    select(tables.cases).where(tables.cases.c.id.in_(self.case_ids))
                 ).mappings()
             ]
             self.max_ids = {
                 t.name: conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
-                for t in (*APPEND_ONLY, orm.tasks, orm.deadlines)
+                for t in (*APPEND_ONLY, tables.tasks, tables.deadlines)
             }
-            self.head = [dict(r) for r in conn.execute(select(orm.audit_head)).mappings()]
+            self.head = [dict(r) for r in conn.execute(select(tables.audit_head)).mappings()]
 
     def _select(self, conn: Connection, table: Table) -> Any:
         return conn.execute(select(table).where(table.c.case_id.in_(self.case_ids)))
@@ -73,7 +73,7 @@ class Snapshot:
             for t in _per_case():
                 if self.rows[t.name]:
                     conn.execute(insert(t), self.rows[t.name])
-            c = orm.cases
+            c = tables.cases
             columns = [k for k in self.cases[0] if k != "id"] if self.cases else []
             if columns:
                 conn.execute(
@@ -82,14 +82,14 @@ class Snapshot:
                     .values({k: bindparam(k) for k in columns}),
                     [{"_id": r["id"], **{k: r[k] for k in columns}} for r in self.cases],
                 )
-            conn.execute(delete(orm.audit_head))
+            conn.execute(delete(tables.audit_head))
             if self.head:
-                conn.execute(insert(orm.audit_head), self.head)
+                conn.execute(insert(tables.audit_head), self.head)
             _put_back_triggers(conn, triggers)
         if engine.dialect.name == "postgresql":  # clear the dead rows the runs left
             with engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                names = ", ".join(t.name for t in (*APPEND_ONLY, *_per_case(), orm.cases))
+                names = ", ".join(t.name for t in (*APPEND_ONLY, *_per_case(), tables.cases))
                 conn.execute(text(f"VACUUM (ANALYZE) {names}"))
 
 

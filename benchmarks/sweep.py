@@ -26,8 +26,8 @@ from benchmarks.common import NOW, Backend, Figure, load, services
 from benchmarks.datasets import Dataset
 from benchmarks.restore import Snapshot, due_cases
 from protocols.registry import Registry
-from workflows import orm
-from workflows.services import sweep
+from workflows.services.cases import sweep
+from workflows.store import tables
 
 SIZES = (10_000, 100_000, 1_000_000)
 FLAT_TARGET = 1.5
@@ -43,7 +43,7 @@ class Pass:
 
 def floor(engine: Engine) -> None:
     """One indexed select and one update of the due rows, one commit."""
-    t = orm.tasks
+    t = tables.tasks
     with engine.begin() as conn:
         ids = list(conn.execute(select(t.c.id).where(t.c.next_action_at <= NOW)).scalars())
         conn.execute(

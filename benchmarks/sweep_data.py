@@ -26,8 +26,9 @@ from benchmarks.datasets import indexes_after
 from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from protocols.schema import TaskSpec
-from workflows import deadlines, orm
-from workflows.ladder import overdue_index, rungs
+from workflows.domain import deadlines
+from workflows.engine.escalation import overdue_index, rungs
+from workflows.store import tables
 
 PROTOCOLS = {"CO": "CO-TRATA", "PE": "PE-TRATA", "EC": "EC-TRATA"}
 DUE = 1000
@@ -262,11 +263,11 @@ def _empty() -> dict[str, list[dict[str, Any]]]:
 
 
 TABLES = {
-    "cases": orm.cases,
-    "tracks": orm.tracks,
-    "tasks": orm.tasks,
-    "deadlines": orm.deadlines,
-    "events": orm.events,
+    "cases": tables.cases,
+    "tracks": tables.tracks,
+    "tasks": tables.tasks,
+    "deadlines": tables.deadlines,
+    "events": tables.events,
 }
 
 

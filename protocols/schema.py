@@ -122,7 +122,7 @@ class Deadline(_Model):
     on_expiry: Ident | None = None
 
 
-# --- guards: a fixed, named vocabulary (workflows/guards.py evaluates them) -------------
+# --- guards: a fixed, named vocabulary (workflows/domain/guards.py evaluates them) -------------
 
 
 class ConsentGuard(_Model):

@@ -15,10 +15,10 @@ from protocols.registry import COUNTRIES_DIR, Registry
 from ruta import keys
 from ruta.db import make_engine, upgrade
 from ruta.settings import Settings
-from workflows.clocks import SimulatedClock, SystemClock
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
-from workflows.vault import Vault, new_key
+from workflows.domain.clocks import SimulatedClock, SystemClock
+from workflows.services.cases import Services
+from workflows.store.cases import SqlUnitOfWork
+from workflows.store.vault import Vault, new_key
 
 
 @cache

@@ -30,13 +30,14 @@ from ruta import bootstrap, keys, logs
 from ruta.cli_institutions import app as institutions_app
 from ruta.cli_privacy import keys_app, purge
 from ruta.db import current_revision, upgrade
-from workflows import facts, orm, services
-from workflows.dispatch import dispatch as send_outbox
-from workflows.domain import OPEN_TASK_STATUSES
-from workflows.machine import diagram as draw
-from workflows.repository import verify_chain
-from workflows.scenarios import run_file
-from workflows.vault import VaultError
+from ruta.scenarios import run_file
+from workflows.domain.case import OPEN_TASK_STATUSES
+from workflows.engine.machine import diagram as draw
+from workflows.services import cases
+from workflows.services.dispatch import dispatch as send_outbox
+from workflows.store import facts, tables
+from workflows.store.cases import verify_chain
+from workflows.store.vault import VaultError
 
 app = typer.Typer(
     help="Ruta: executable national referral protocols.",
@@ -132,19 +133,22 @@ def status() -> None:
         )
     engine = bootstrap.engine(cfg)
     with engine.connect() as conn:
-        cases = conn.execute(select(func.count()).select_from(orm.cases)).scalar_one()
+        cases = conn.execute(select(func.count()).select_from(tables.cases)).scalar_one()
         open_ = conn.execute(
             select(func.count())
-            .select_from(orm.tasks)
-            .where(orm.tasks.c.status.in_(OPEN_TASK_STATUSES))
+            .select_from(tables.tasks)
+            .where(tables.tasks.c.status.in_(OPEN_TASK_STATUSES))
         ).scalar_one()
         overdue = conn.execute(
             select(func.count())
-            .select_from(orm.tasks)
-            .where(orm.tasks.c.status.in_(OPEN_TASK_STATUSES), orm.tasks.c.overdue_at.is_not(None))
+            .select_from(tables.tasks)
+            .where(
+                tables.tasks.c.status.in_(OPEN_TASK_STATUSES),
+                tables.tasks.c.overdue_at.is_not(None),
+            )
         ).scalar_one()
         gaps = conn.execute(
-            select(func.count()).select_from(orm.tasks).where(orm.tasks.c.routing == "gap")
+            select(func.count()).select_from(tables.tasks).where(tables.tasks.c.routing == "gap")
         ).scalar_one()
         directory = SqlDirectory(conn)
         institutions, users = len(directory.institutions()), len(directory.users())
@@ -327,7 +331,7 @@ def demo(
     cfg = bootstrap.settings()
     engine = bootstrap.engine(cfg)
     with engine.connect() as conn:
-        cases = conn.execute(select(func.count()).select_from(orm.cases)).scalar_one()
+        cases = conn.execute(select(func.count()).select_from(tables.cases)).scalar_one()
     saved = cfg.home / "demo-users.txt"
     if cases and if_empty:
         _say(f"The database already has {cases} case(s); no demo data loaded.")
@@ -355,7 +359,7 @@ def demo(
 @app.command()
 def sweep() -> None:
     """Run one deadline sweep: reminders, overdue marks, escalations, deadline expiries."""
-    report = services.sweep(bootstrap.services())
+    report = cases.sweep(bootstrap.services())
     skipped = f"; {len(report.skipped)} busy elsewhere" if report.skipped else ""
     _say(f"Swept {report.cases} case(s): {report.handled} rung(s) or deadline(s) handled{skipped}")
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from institutions.hsds import HsdsError, read_hsds, write_hsds
 from institutions.store import SqlDirectory
 from ruta import bootstrap
-from workflows.inbox_queries import SqlInbox
+from workflows.store.inbox import SqlInbox
 
 app = typer.Typer(
     help="The institution directory: list it, import and export Open Referral HSDS 3.0.",

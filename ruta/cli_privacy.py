@@ -10,10 +10,10 @@ import typer
 
 from ruta import bootstrap, keys
 from ruta.settings import Settings
-from workflows import retention
-from workflows.repository import SqlUnitOfWork
-from workflows.rotation import key_usage, reseal
-from workflows.vault import VaultError, new_key
+from workflows.services import retention
+from workflows.store.cases import SqlUnitOfWork
+from workflows.store.rotation import key_usage, reseal
+from workflows.store.vault import VaultError, new_key
 
 keys_app = typer.Typer(
     help="Encryption keys of personal data: status, a new key, rotation.", no_args_is_help=True

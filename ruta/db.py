@@ -11,8 +11,8 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from institutions import orm as institutions_orm
-from workflows import orm as workflows_orm
-from workflows.vault import Vault
+from workflows.store import tables as workflows_orm
+from workflows.store.vault import Vault
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -23,13 +23,13 @@ from institutions.domain import User
 from institutions.store import SqlDirectory
 from protocols.registry import SCENARIOS_DIR, Registry
 from protocols.yamlfile import YamlDocument
-from workflows import services
-from workflows.access import Actor
-from workflows.clocks import SimulatedClock, SystemClock
-from workflows.repository import SqlUnitOfWork
-from workflows.scenarios import run
-from workflows.services import Services
-from workflows.vault import Vault
+from ruta.scenarios import run
+from workflows.domain.access import Actor
+from workflows.domain.clocks import SimulatedClock, SystemClock
+from workflows.services import cases
+from workflows.services.cases import Services
+from workflows.store.cases import SqlUnitOfWork
+from workflows.store.vault import Vault
 
 ALL_COUNTRIES = frozenset({"AR", "BO", "BR", "CO", "EC", "PE", "PY"})
 DEMO_USERS = (
@@ -100,7 +100,7 @@ def load_demo(engine: Engine, registry: Registry, home: Path, vault: Vault) -> D
     today = Services(lambda: SqlUnitOfWork(engine, vault), SystemClock(), registry)
     for protocol_id, attributes in FRESH:
         loaded = registry.latest_published(protocol_id)
-        services.open_case(today, loaded, attributes, Actor.system("demo"), person=people())
+        cases.open_case(today, loaded, attributes, Actor.system("demo"), person=people())
         count += 1
     passwords = {u.username: secrets.token_urlsafe(12) for u in DEMO_USERS}
     with engine.begin() as conn:

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 from ruta.settings import Settings
-from workflows.vault import Vault, VaultError, new_key, parse_key
+from workflows.store.vault import Vault, VaultError, new_key, parse_key
 
 KEY_FILE = "secret.key"
 HEADER = "# Ruta encryption keys: the first seals new data, every one opens. Keep private.\n"

@@ -17,11 +17,11 @@ from institutions.store import SqlDirectory
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
-from workflows.access import Actor
-from workflows.clocks import SimulatedClock
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
-from workflows.vault import Vault
+from workflows.domain.access import Actor
+from workflows.domain.clocks import SimulatedClock
+from workflows.services.cases import Services
+from workflows.store.cases import SqlUnitOfWork
+from workflows.store.vault import Vault
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("RUTA_TEST_POSTGRES_URL")

@@ -17,12 +17,19 @@ from protocols.loader import LoadedProtocol
 from protocols.schema import CONSENT_PURPOSES, PERSON_FIELDS
 from ui import deps
 from ui.deps import _
-from workflows import casebook, machine, services
-from workflows.access import Actor
-from workflows.case_queries import TimelineEntry
-from workflows.casebook import CaseDetail, Step
-from workflows.domain import Task
-from workflows.errors import ConcurrentChange, NotAuthorised, ReferralEngineError, UnknownCase
+from workflows.domain.access import Actor
+from workflows.domain.case import Task
+from workflows.domain.errors import (
+    ConcurrentChange,
+    NotAuthorised,
+    ReferralEngineError,
+    UnknownCase,
+)
+from workflows.engine import machine
+from workflows.queries import casebook
+from workflows.queries.case_list import TimelineEntry
+from workflows.queries.casebook import CaseDetail, Step
+from workflows.services import cases
 
 FLASH = "cases_flash"  # (kind, message) left by a callback for the next render
 REVEAL = "cases_reveal_for"  # the case whose reveal form is open
@@ -247,7 +254,7 @@ def _fire(ref: str, track: str, trigger: str, label: str, version: int) -> None:
     if actor is None:
         return
     try:
-        services.fire(deps.services(), ref, track, trigger, actor, expected_version=version)
+        cases.fire(deps.services(), ref, track, trigger, actor, expected_version=version)
     except ConcurrentChange as exc:
         flash("stale", str(exc))
     except ReferralEngineError as exc:
@@ -267,7 +274,7 @@ def _record_consent(ref: str, version: int) -> None:
         flash("error", _("Name the legal basis (e.g. the law that protects minors)."))
         return
     try:
-        services.record_consent(
+        cases.record_consent(
             deps.services(),
             ref,
             str(ss.get("consent_purpose")),

@@ -13,8 +13,8 @@ import streamlit as st
 from institutions.domain import User
 from ruta import bootstrap
 from ui import i18n
-from workflows.access import Actor
-from workflows.services import Services
+from workflows.domain.access import Actor
+from workflows.services.cases import Services
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 TIMEZONES = {

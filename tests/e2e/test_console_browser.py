@@ -21,11 +21,11 @@ from protocols.registry import Registry
 from ruta.db import make_engine
 from ruta.serve import free_port
 from tests.conftest import TEST_KEY, VAULT
-from workflows import services
-from workflows.access import Actor
-from workflows.clocks import SystemClock
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
+from workflows.domain.access import Actor
+from workflows.domain.clocks import SystemClock
+from workflows.services import cases
+from workflows.services.cases import Services
+from workflows.store.cases import SqlUnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -55,7 +55,7 @@ def stack(tmp_path):
     registry = Registry.scan()
     engine = make_engine(f"sqlite:///{home / 'ruta.sqlite3'}")
     svc = Services(lambda: SqlUnitOfWork(engine, VAULT), SystemClock(), registry)
-    ref = services.open_case(
+    ref = cases.open_case(
         svc,
         registry.latest_published("CO-TRATA"),
         {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
@@ -138,7 +138,7 @@ def test_focal_point_officer_and_manager_in_a_real_browser(stack):
         shoot(page, "02-case-page")
         fire.click()
         page.locator(".st-key-fire_care_case_registered").wait_for(state="detached")
-        case = services.load_case(svc, ref, Actor.system("e2e"))
+        case = cases.load_case(svc, ref, Actor.system("e2e"))
         assert case.tracks["care"].state == "identification"
         page.locator(".st-key-cases_back button").click()
         shoot(page, "03-case-list")
@@ -153,7 +153,7 @@ def test_focal_point_officer_and_manager_in_a_real_browser(stack):
         page.locator(".st-key-inbox_complete_submit button").click()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            task = services.load_case(svc, ref, Actor.system("e2e")).task("characterise_case")
+            task = cases.load_case(svc, ref, Actor.system("e2e")).task("characterise_case")
             if task is not None and task.status == "completed":
                 break
             page.wait_for_timeout(500)

@@ -18,11 +18,12 @@ from protocols.registry import Registry
 from ruta.db import make_engine
 from ruta.serve import free_port
 from tests.conftest import TEST_KEY, VAULT
-from workflows import orm, services
-from workflows.access import Actor
-from workflows.clocks import SimulatedClock, SystemClock
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
+from workflows.domain.access import Actor
+from workflows.domain.clocks import SimulatedClock, SystemClock
+from workflows.services import cases
+from workflows.services.cases import Services
+from workflows.store import tables
+from workflows.store.cases import SqlUnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +66,7 @@ def test_serve_sends_the_overdue_notice_and_stops_cleanly(tmp_path):
         registry = Registry.scan()
         clock = SimulatedClock(SystemClock().now() - timedelta(days=3))
         svc = Services(lambda: SqlUnitOfWork(engine, VAULT), clock, registry)
-        ref = services.open_case(
+        ref = cases.open_case(
             svc,
             registry.latest_published("CO-TRATA"),
             {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
@@ -73,7 +74,7 @@ def test_serve_sends_the_overdue_notice_and_stops_cleanly(tmp_path):
         )
         started = time.monotonic()
         overdue: list[Path] = []
-        o = orm.outbox
+        o = tables.outbox
         query = select(o.c.id).where(o.c.template == "task_overdue", o.c.status == "sent")
         while time.monotonic() - started < 60 and not overdue:
             time.sleep(1)

@@ -15,12 +15,13 @@ from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.registry import Registry
 from tests.conftest import VAULT
-from workflows import casebook, inbox, services
-from workflows.access import Actor
-from workflows.clocks import SimulatedClock
-from workflows.errors import NotAuthorised
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
+from workflows.domain.access import Actor
+from workflows.domain.clocks import SimulatedClock
+from workflows.domain.errors import NotAuthorised
+from workflows.queries import casebook
+from workflows.services import cases, inbox
+from workflows.services.cases import Services
+from workflows.store.cases import SqlUnitOfWork
 
 SYSTEM = Actor.system("test")
 # obviously synthetic people, every protected field filled
@@ -82,7 +83,7 @@ def world(engine: Engine, clock: SimulatedClock) -> tuple[Services, str, str]:
         SqlDirectory(conn).upsert(load_seeds())
     registry = Registry.scan()
     svc = Services(uow=lambda: SqlUnitOfWork(engine, VAULT), clock=clock, catalog=registry)
-    co = services.open_case(
+    co = cases.open_case(
         svc,
         registry.latest_published("CO-TRATA"),
         {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
@@ -91,11 +92,11 @@ def world(engine: Engine, clock: SimulatedClock) -> tuple[Services, str, str]:
     )
     move = inbox.move
     move(svc, SYSTEM, co, "register_case", "complete")
-    services.record_consent(svc, co, "assistance", True, SYSTEM)
+    cases.record_consent(svc, co, "assistance", True, SYSTEM)
     move(svc, SYSTEM, co, "security_risk_assessment", "complete", outcome={"risk_level": "low"})
     outcome = {"modality": "external", "victim_abroad": False}
     move(svc, SYSTEM, co, "characterise_case", "complete", outcome=outcome)
-    pe = services.open_case(
+    pe = cases.open_case(
         svc,
         registry.latest_published("PE-TRATA"),
         {"jurisdiction": "PE-LMA", "minor": False, "nationality": "VE"},
@@ -107,10 +108,10 @@ def world(engine: Engine, clock: SimulatedClock) -> tuple[Services, str, str]:
 
 def _actions(svc: Services, co: str, pe: str) -> dict[str, Callable[[Actor], object]]:
     return {
-        "read CO case": lambda a: services.load_case(svc, co, a),
-        "read PE case": lambda a: services.load_case(svc, pe, a),
-        "fire on CO case": lambda a: services.set_attributes(svc, co, {"risk": "low"}, a),
-        "fire on PE case": lambda a: services.set_attributes(svc, pe, {"risk": "low"}, a),
+        "read CO case": lambda a: cases.load_case(svc, co, a),
+        "read PE case": lambda a: cases.load_case(svc, pe, a),
+        "fire on CO case": lambda a: cases.set_attributes(svc, co, {"risk": "low"}, a),
+        "fire on PE case": lambda a: cases.set_attributes(svc, pe, {"risk": "low"}, a),
         "view CO lodging task": lambda a: inbox.view_task(svc, a, co, "arrange_lodging"),
         "view PE police task": lambda a: inbox.view_task(svc, a, pe, "register_case_reta"),
         "accept CO lodging task": lambda a: inbox.move(svc, a, co, "arrange_lodging", "accept"),
@@ -152,7 +153,7 @@ def test_the_ipiales_shelter_sees_its_task_but_not_the_lima_case(world):
     with pytest.raises(NotAuthorised, match="addressed to pe-pnp-dirctptim"):
         inbox.view_task(svc, shelter, pe, "register_case_reta")
     with pytest.raises(NotAuthorised, match="only focal points work on whole cases"):
-        services.load_case(svc, pe, shelter)
+        cases.load_case(svc, pe, shelter)
 
 
 def test_a_decision_is_recorded_by_the_role_it_belongs_to_or_a_focal_point(world):
@@ -160,11 +161,11 @@ def test_a_decision_is_recorded_by_the_role_it_belongs_to_or_a_focal_point(world
     committee = Actor("off.comite", "officer", "co-comite-trata-narino")
     training = Actor("off.sena", "officer", "co-sena")
     with pytest.raises(NotAuthorised, match="that is for comite_territorial"):
-        services.approve(svc, co, "mediate_plan", "comite_territorial", training)
-    services.approve(svc, co, "mediate_plan", "comite_territorial", committee)
+        cases.approve(svc, co, "mediate_plan", "comite_territorial", training)
+    cases.approve(svc, co, "mediate_plan", "comite_territorial", committee)
     with pytest.raises(NotAuthorised, match="their country scope is PE"):
-        services.approve(svc, co, "mediate_plan", "comite_territorial", PERSONAS["focal point PE"])
-    case = services.load_case(svc, co, PERSONAS["focal point CO"])
+        cases.approve(svc, co, "mediate_plan", "comite_territorial", PERSONAS["focal point PE"])
+    case = cases.load_case(svc, co, PERSONAS["focal point CO"])
     assert [a.name for a in case.approvals] == ["mediate_plan"]
 
 
@@ -237,7 +238,7 @@ FIELDS = {
 def test_each_persona_sees_exactly_the_fields_the_protocol_shares_with_it(world, persona):
     svc, co, pe = world
     # consent to share with the lodging institution (CO), none yet with the police (PE)
-    services.record_consent(svc, co, "data_sharing", True, SYSTEM, role="entidad_territorial")
+    cases.record_consent(svc, co, "data_sharing", True, SYSTEM, role="entidad_territorial")
     actor = PERSONAS[persona]
     probes = {
         "CO lodging task": lambda: _projection(inbox.view_task(svc, actor, co, "arrange_lodging")),

@@ -9,16 +9,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import FOCAL_CO, VAULT
-from workflows import services
-from workflows.repository import SqlUnitOfWork, verify_chain
-from workflows.services import Services
+from workflows.services import cases
+from workflows.services.cases import Services
+from workflows.store.cases import SqlUnitOfWork, verify_chain
 
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
 
 
 def test_every_event_is_chained_and_the_chain_verifies(svc, test_protocol, engine):
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
-    services.record_consent(svc, ref, "assistance", True, FOCAL_CO)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    cases.record_consent(svc, ref, "assistance", True, FOCAL_CO)
     with engine.connect() as conn:
         checked, broken, why = verify_chain(conn)
     assert (broken, why) == (None, "")
@@ -26,7 +26,7 @@ def test_every_event_is_chained_and_the_chain_verifies(svc, test_protocol, engin
 
 
 def test_editing_or_deleting_an_event_is_refused_by_the_database(svc, test_protocol, engine):
-    services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     for statement in ("UPDATE events SET actor = 'someone else'", "DELETE FROM events"):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
@@ -35,7 +35,7 @@ def test_editing_or_deleting_an_event_is_refused_by_the_database(svc, test_proto
 
 
 def test_an_edit_forced_past_the_trigger_is_named_by_verify(svc, test_protocol, engine):
-    services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     with engine.connect() as conn:
         first = conn.execute(text("SELECT min(id) FROM events")).scalar_one()
     victim = first + 1
@@ -55,13 +55,13 @@ def test_an_edit_forced_past_the_trigger_is_named_by_verify(svc, test_protocol, 
 
 
 def test_concurrent_writers_never_fork_the_chain(svc, test_protocol, engine):
-    refs = [services.open_case(svc, test_protocol, ADULT, FOCAL_CO) for _ in range(6)]
+    refs = [cases.open_case(svc, test_protocol, ADULT, FOCAL_CO) for _ in range(6)]
     errors: list[BaseException] = []
 
     def work(ref: str) -> None:
         own = Services(lambda: SqlUnitOfWork(engine, VAULT), svc.clock, svc.catalog)
         try:
-            services.record_consent(own, ref, "assistance", True, FOCAL_CO)
+            cases.record_consent(own, ref, "assistance", True, FOCAL_CO)
         except BaseException as exc:  # reported below
             errors.append(exc)
 

@@ -12,7 +12,7 @@ from benchmarks.__main__ import parse
 from benchmarks.common import Backend, Figure, Recorder
 from protocols.loader import load_file
 from protocols.registry import COUNTRIES_DIR, Registry
-from workflows import orm
+from workflows.store import tables
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +31,12 @@ def backend(request, monkeypatch, tmp_path) -> Backend:
 
 def _counts(engine) -> dict[str, object]:
     with engine.connect() as conn:
-        due = select(func.count()).where(orm.tasks.c.next_action_at <= sweep.NOW)
+        due = select(func.count()).where(tables.tasks.c.next_action_at <= sweep.NOW)
         return {
-            "events": conn.execute(select(func.count()).select_from(orm.events)).scalar(),
-            "outbox": conn.execute(select(func.count()).select_from(orm.outbox)).scalar(),
+            "events": conn.execute(select(func.count()).select_from(tables.events)).scalar(),
+            "outbox": conn.execute(select(func.count()).select_from(tables.outbox)).scalar(),
             "due": conn.execute(due).scalar(),
-            "head": conn.execute(select(orm.audit_head.c.hash)).scalar(),
+            "head": conn.execute(select(tables.audit_head.c.hash)).scalar(),
         }
 
 

@@ -13,12 +13,14 @@ from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.registry import Registry
 from tests.conftest import VAULT
-from workflows import casebook, inbox, orm, services
-from workflows.access import Actor
-from workflows.clocks import SimulatedClock
-from workflows.errors import InvalidInput, NotAuthorised
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
+from workflows.domain.access import Actor
+from workflows.domain.clocks import SimulatedClock
+from workflows.domain.errors import InvalidInput, NotAuthorised
+from workflows.queries import casebook
+from workflows.services import cases, inbox
+from workflows.services.cases import Services
+from workflows.store import tables
+from workflows.store.cases import SqlUnitOfWork
 
 SYSTEM = Actor.system("test")
 FP_CO = Actor("fp.co", "focal_point", "co-mininterior-coat", frozenset({"CO"}))
@@ -42,13 +44,13 @@ def svc(engine: Engine, clock: SimulatedClock) -> Services:
 def open_co(svc: Services, person: dict[str, str] | None = None) -> str:
     loaded = svc.catalog.latest("CO", "trafficking")
     assert loaded is not None
-    return services.open_case(svc, loaded, CO_ATTRS, SYSTEM, person=person)
+    return cases.open_case(svc, loaded, CO_ATTRS, SYSTEM, person=person)
 
 
 def open_pe(svc: Services) -> str:
     loaded = svc.catalog.latest("PE", "trafficking")
     assert loaded is not None
-    return services.open_case(svc, loaded, PE_ATTRS, SYSTEM)
+    return cases.open_case(svc, loaded, PE_ATTRS, SYSTEM)
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def world(svc: Services, clock: SimulatedClock) -> dict[str, str]:
     inbox.move(svc, SYSTEM, identified, "register_case", "complete")
     clock.advance(timedelta(hours=1))
     closed = open_co(svc)
-    services.fire(svc, closed, "care", "withdraw", SYSTEM)
+    cases.fire(svc, closed, "care", "withdraw", SYSTEM)
     clock.advance(timedelta(hours=1))
     peru = open_pe(svc)
     return {"overdue": overdue, "identified": identified, "closed": closed, "peru": peru}
@@ -97,7 +99,7 @@ def test_each_row_says_where_the_case_stands_computed_in_sql(svc, world):
     assert overdue.protocol_id == "CO-TRATA"
     assert overdue.jurisdiction == "CO-NAR-52356"
     assert overdue.lead_institution == "co-mininterior-coat"
-    case = services.load_case(svc, world["overdue"], SYSTEM)
+    case = cases.load_case(svc, world["overdue"], SYSTEM)
     assert overdue.open_tasks == len(case.open_tasks())
     assert overdue.version == case.version
 
@@ -162,7 +164,7 @@ def test_allowed_steps_say_which_triggers_are_blocked_and_why(svc, world):
     blocked = justice["file_complaint"]
     assert not blocked.allowed
     assert blocked.unmet == ["consent for law_enforcement_contact has not been recorded"]
-    services.record_consent(svc, world["overdue"], "law_enforcement_contact", True, SYSTEM)
+    cases.record_consent(svc, world["overdue"], "law_enforcement_contact", True, SYSTEM)
     after = casebook.allowed_steps(svc, FP_CO, world["overdue"], "en")
     assert {s.trigger: s for s in after["justice"]}["file_complaint"].allowed
     closed = casebook.allowed_steps(svc, FP_CO, world["closed"])
@@ -187,13 +189,13 @@ def test_the_case_detail_holds_the_timeline_newest_first_and_no_personal_data(sv
 
 def test_revealing_personal_data_records_the_reason_and_the_field_names_only(svc, engine):
     ref = open_co(svc, person=SYNTHETIC)
-    version = services.load_case(svc, ref, SYSTEM).version
+    version = cases.load_case(svc, ref, SYSTEM).version
     with pytest.raises(InvalidInput, match="reasons: case_work, contact_person"):
         casebook.reveal_person(svc, FP_CO, ref, "curiosity")
     with pytest.raises(NotAuthorised, match="their country scope is PE"):
         casebook.reveal_person(svc, FP_PE, ref, "case_work")
     assert casebook.reveal_person(svc, FP_CO, ref, "verification") == SYNTHETIC
-    e = orm.events
+    e = tables.events
     with engine.connect() as conn:
         rows = conn.execute(
             select(e.c.actor, e.c.data).where(e.c.kind == "personal_data_viewed")
@@ -201,7 +203,7 @@ def test_revealing_personal_data_records_the_reason_and_the_field_names_only(svc
     assert [(r.actor, r.data) for r in rows] == [
         ("fp.co", {"reason": "verification", "fields": sorted(SYNTHETIC)})
     ]  # one event: the refusals left none, and no value is in it
-    assert services.load_case(svc, ref, SYSTEM).version == version  # no claim, no bump
+    assert cases.load_case(svc, ref, SYSTEM).version == version  # no claim, no bump
 
 
 def test_new_cases_open_under_the_latest_published_protocol_of_the_scope(svc):

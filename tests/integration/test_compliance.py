@@ -31,11 +31,14 @@ from institutions.store import SqlDirectory
 from protocols.registry import SCENARIOS_DIR, Registry
 from protocols.yamlfile import YamlDocument
 from ruta.db import alembic_config, make_engine, upgrade
+from ruta.scenarios import run
 from tests.conftest import FOCAL_CO, START, VAULT, officer
-from workflows import compliance, facts, inbox, orm, services
-from workflows.access import Actor
-from workflows.clocks import SimulatedClock
-from workflows.compliance import (
+from workflows.domain.access import Actor
+from workflows.domain.case import Event
+from workflows.domain.clocks import SimulatedClock
+from workflows.domain.errors import NotAuthorised
+from workflows.queries import compliance
+from workflows.queries.compliance import (
     Filters,
     FunnelStep,
     Gap,
@@ -46,11 +49,10 @@ from workflows.compliance import (
     SqlCompliance,
     StepTime,
 )
-from workflows.domain import Event
-from workflows.errors import NotAuthorised
-from workflows.repository import SqlUnitOfWork
-from workflows.scenarios import run
-from workflows.services import Services
+from workflows.services import cases, inbox
+from workflows.services.cases import Services
+from workflows.store import facts, tables
+from workflows.store.cases import SqlUnitOfWork
 
 ME = FOCAL_CO
 ADULT = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
@@ -61,13 +63,13 @@ FOCAL_PE = Actor("fp.pe", "focal_point", "pe-mimp", frozenset({"PE"}))
 
 @pytest.fixture
 def figures(svc, test_protocol, clock) -> dict[str, str]:
-    a = services.open_case(svc, test_protocol, ADULT, ME)
-    b = services.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
-    c = services.open_case(svc, test_protocol, ADULT, ME)
+    a = cases.open_case(svc, test_protocol, ADULT, ME)
+    b = cases.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
+    c = cases.open_case(svc, test_protocol, ADULT, ME)
     clock.advance(timedelta(hours=2))
     inbox.move(svc, ME, a, "characterise", "complete", outcome={"modality": "internal"})
-    services.record_consent(svc, a, "assistance", True, ME)
-    services.fire(svc, a, "care", "admit_immediate", ME)
+    cases.record_consent(svc, a, "assistance", True, ME)
+    cases.fire(svc, a, "care", "admit_immediate", ME)
     clock.advance(timedelta(hours=4))
     ipiales = officer("test-shelter-ipiales")
     inbox.move(svc, ipiales, a, "lodge", "reject", reason="no_capacity")
@@ -134,7 +136,7 @@ def test_the_care_funnel_counts_cases_that_ever_reached_each_state_in_protocol_o
         FunnelStep("CO-TEST", "immediate", 1, "Immediate"),
     ]
     clock.advance(timedelta(days=6))  # A's immediate period expires: it moves on to review
-    services.sweep(svc)
+    cases.sweep(svc)
     funnel = compliance.report(svc, MANAGER_CO, locale="en").funnel
     assert [(f.state, f.cases) for f in funnel] == [
         ("reported", 3),
@@ -250,7 +252,7 @@ def test_cross_border_handoff_times_and_open_handoffs(engine: Engine):
     assert [f.state for f in compliance.report(svc, ec).funnel][:1] == ["reported"]
 
 
-# --- the read model (workflows/facts.py) ------------------------------------------------------
+# --- the read model (workflows/store/facts.py) ---------------------------------------------
 
 
 def test_the_read_model_rebuilt_by_the_migration_gives_the_same_figures(svc, figures, engine):
@@ -274,7 +276,7 @@ def test_the_read_model_rebuilt_by_the_migration_gives_the_same_figures(svc, fig
 
 
 def _read_model(conn: Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    d, r = orm.task_completions, orm.care_states_reached
+    d, r = tables.task_completions, tables.care_states_reached
     return (
         [tuple(row) for row in conn.execute(select(d).order_by(d.c.task_id))],
         [tuple(row) for row in conn.execute(select(r).order_by(r.c.case_id, r.c.state))],
@@ -282,7 +284,7 @@ def _read_model(conn: Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any
 
 
 def test_a_task_completed_and_a_state_entered_twice_are_counted_once(svc, figures, engine):
-    case = services.load_case(svc, figures["A"], ME)
+    case = cases.load_case(svc, figures["A"], ME)
     done = [t for t in case.tasks if t.status == "completed"]
     again = {"target": case.tracks["care"].state}  # a state it is in: reached already
     case.new_events.append(Event("transition", START, "test", again, track="care"))
@@ -318,7 +320,7 @@ def test_medians_and_90th_percentiles_interpolate_like_percentile_cont(hours, tm
             }
             for i, h in enumerate(hours, start=1)
         ]
-        conn.execute(orm.task_completions.insert(), rows)
+        conn.execute(tables.task_completions.insert(), rows)
         rates, (times,) = SqlCompliance(conn).completed(Filters())
     engine.dispose()
     cuts = statistics.quantiles(hours, n=10, method="inclusive") if len(hours) > 1 else hours * 9

@@ -13,7 +13,7 @@ from protocols.registry import Registry
 from ruta.bootstrap import seed_directory
 from ruta.demo import load_demo
 from tests.conftest import VAULT
-from workflows import orm
+from workflows.store import tables
 
 
 def database_bytes(engine: Engine) -> bytes:
@@ -30,7 +30,7 @@ def test_no_demo_person_is_readable_in_the_stored_bytes(engine, tmp_path):
     seed_directory(engine)  # what `ruta init` does before `ruta demo`
     load_demo(engine, Registry.scan(), tmp_path, VAULT)
     with engine.connect() as conn:
-        rows = conn.execute(select(orm.persons.c.case_id, orm.persons.c.payload)).all()
+        rows = conn.execute(select(tables.persons.c.case_id, tables.persons.c.payload)).all()
     people = [json.loads(VAULT.open(r.payload, f"persons:{r.case_id}")) for r in rows]
     assert len(people) >= 50
     engine.dispose()  # everything written out, nothing held in a connection

@@ -16,10 +16,11 @@ from notifications.senders import InMemoryEmailSender, Permanent, RetryLater
 from notifications.sendgrid_sender import SendGridEmailSender
 from tests.conftest import FOCAL_CO, VAULT
 from tests.fakes import FakeSendGrid, Reply
-from workflows import orm, services
-from workflows.dispatch import MAX_ATTEMPTS, dispatch
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
+from workflows.services import cases
+from workflows.services.cases import Services
+from workflows.services.dispatch import MAX_ATTEMPTS, dispatch
+from workflows.store import tables
+from workflows.store.cases import SqlUnitOfWork
 
 CONSOLE = "http://127.0.0.1:8501"
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
@@ -27,7 +28,7 @@ ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
 
 def statuses(svc) -> dict[int, str]:
     with svc.uow() as uow:
-        o = orm.outbox
+        o = tables.outbox
         return dict(uow.connection.execute(select(o.c.id, o.c.status)).all())
 
 
@@ -50,7 +51,7 @@ def queue(svc, ref: str, template: str, count: int = 1, role: str = "lead") -> l
             for _ in range(count)
         ]
         ids = [
-            uow.connection.execute(insert(orm.outbox).values(**row)).inserted_primary_key[0]
+            uow.connection.execute(insert(tables.outbox).values(**row)).inserted_primary_key[0]
             for row in rows
         ]
         uow.commit()
@@ -58,7 +59,7 @@ def queue(svc, ref: str, template: str, count: int = 1, role: str = "lead") -> l
 
 
 def test_messages_go_to_the_institutions_addresses_in_its_language(svc, test_protocol):
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     sender = InMemoryEmailSender()
     report = dispatch(svc, sender, CONSOLE)
     assert (report.claimed, report.sent, report.dead) == (1, 1, 0)
@@ -80,7 +81,7 @@ def test_no_email_in_any_template_or_language_carries_the_persons_data(svc, test
         "family_name": f"Synth{fake.last_name()}",
         "document_number": f"SYN-{fake.numerify('#########')}",
     }
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO, person=person)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO, person=person)
     sender = InMemoryEmailSender()
     for locale in LOCALES:
         with svc.uow() as uow:
@@ -99,7 +100,7 @@ def test_no_email_in_any_template_or_language_carries_the_persons_data(svc, test
 
 
 def test_retries_back_off_429_waits_for_the_reset_and_4xx_is_a_dead_letter(svc, test_protocol):
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     dispatch(svc, InMemoryEmailSender(), CONSOLE)  # the assignment
     rate, server, bad = queue(svc, ref, "task_reminder", 3)
     reset = svc.clock.now() + timedelta(seconds=90)
@@ -113,7 +114,7 @@ def test_retries_back_off_429_waits_for_the_reset_and_4xx_is_a_dead_letter(svc, 
     report = dispatch(svc, sender, CONSOLE)
     assert (report.sent, report.retried, report.dead) == (0, 2, 1)
     with svc.uow() as uow:
-        o = orm.outbox
+        o = tables.outbox
         rows = {
             r.id: r
             for r in uow.connection.execute(
@@ -132,7 +133,7 @@ def test_retries_back_off_429_waits_for_the_reset_and_4xx_is_a_dead_letter(svc, 
 
 
 def test_a_message_that_keeps_failing_ends_dead_lettered_with_the_reason(svc, test_protocol):
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     dispatch(svc, InMemoryEmailSender(), CONSOLE)
     (row,) = queue(svc, ref, "task_overdue")
     sender = InMemoryEmailSender(respond=lambda e: RetryLater("timed out"))
@@ -144,7 +145,7 @@ def test_a_message_that_keeps_failing_ends_dead_lettered_with_the_reason(svc, te
 
 
 def test_an_institution_without_an_address_is_a_dead_letter_not_a_retry(svc, test_protocol):
-    services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     with svc.uow() as uow:
         lead = uow.directory.institution("test-lead")
         SqlDirectory(uow.connection).upsert([replace(lead, emails=())])
@@ -155,7 +156,7 @@ def test_an_institution_without_an_address_is_a_dead_letter_not_a_retry(svc, tes
 
 
 def test_a_worker_that_died_mid_send_leaves_the_message_to_the_next_one(svc, test_protocol):
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     dispatch(svc, InMemoryEmailSender(), CONSOLE)
     (row,) = queue(svc, ref, "task_reminder")
     with svc.uow() as uow:  # claimed, then the worker vanished
@@ -170,7 +171,7 @@ def test_a_worker_that_died_mid_send_leaves_the_message_to_the_next_one(svc, tes
 
 @pytest.mark.parametrize("workers", [2])
 def test_two_dispatchers_drain_500_messages_each_exactly_once(svc, test_protocol, engine, workers):
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     ids = queue(svc, ref, "task_reminder", 500)
     sender = InMemoryEmailSender()
     errors: list[BaseException] = []
@@ -197,7 +198,7 @@ def test_two_dispatchers_drain_500_messages_each_exactly_once(svc, test_protocol
 
 def test_through_sendgrid_every_message_ends_sent_once_or_dead_and_none_is_lost(svc, test_protocol):
     """The real SendGrid sender against a local fake API answering 202, 429, 500 and 400."""
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     dispatch(svc, InMemoryEmailSender(), CONSOLE)  # the assignment, out of the way
     ids = queue(svc, ref, "task_reminder", 4)
     reset = int((svc.clock.now() + timedelta(seconds=30)).timestamp())

@@ -8,15 +8,16 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.conftest import FOCAL_CO, VAULT
-from workflows import inbox, orm, services
-from workflows.errors import (
+from workflows.domain.errors import (
     ConcurrentChange,
     ExtensionRefused,
     GuardFailed,
     InvalidInput,
     TransitionNotAllowed,
 )
-from workflows.repository import SqlUnitOfWork
+from workflows.services import cases, inbox
+from workflows.store import tables
+from workflows.store.cases import SqlUnitOfWork
 
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
 ME = FOCAL_CO
@@ -27,19 +28,19 @@ def at(text_: str) -> datetime:
 
 
 def open_adult(svc, test_protocol) -> str:
-    return services.open_case(svc, test_protocol, ADULT, ME)
+    return cases.open_case(svc, test_protocol, ADULT, ME)
 
 
 def to_immediate(svc, ref):
     inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
-    services.record_consent(svc, ref, "assistance", True, ME)
-    services.fire(svc, ref, "care", "admit_immediate", ME)
+    cases.record_consent(svc, ref, "assistance", True, ME)
+    cases.fire(svc, ref, "care", "admit_immediate", ME)
 
 
 def test_opening_a_case_pins_the_protocol_and_opens_tasks_with_deadlines(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
     assert ref == "CO-2026-000001"
-    case = services.load_case(svc, ref, ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.protocol_hash == test_protocol.content_hash
     assert {n: t.state for n, t in case.tracks.items()} == {
         "care": "reported",
@@ -54,7 +55,7 @@ def test_opening_a_case_pins_the_protocol_and_opens_tasks_with_deadlines(svc, te
 def test_completing_a_task_fires_its_trigger_and_records_the_outcome(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
     inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "external"})
-    case = services.load_case(svc, ref, ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "identified"
     assert [t.key for t in case.open_tasks()] == ["admit"]
     assert case.task("characterise").outcome == {"modality": "external"}
@@ -66,7 +67,7 @@ def test_an_outcome_outside_the_protocol_is_refused_and_nothing_changes(svc, tes
         inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "abroad"})
     with pytest.raises(InvalidInput, match="allowed: modality"):
         inbox.move(svc, ME, ref, "characterise", "complete", outcome={"name": "x"})
-    case = services.load_case(svc, ref, ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "reported"
     assert case.version == 1
 
@@ -74,7 +75,7 @@ def test_an_outcome_outside_the_protocol_is_refused_and_nothing_changes(svc, tes
 def test_an_illegal_trigger_is_refused_with_the_allowed_triggers(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
     with pytest.raises(TransitionNotAllowed) as info:
-        services.fire(svc, ref, "care", "close_case", ME)
+        cases.fire(svc, ref, "care", "close_case", ME)
     assert str(info.value) == (
         f"Case {ref}: track 'care' is in 'reported' and 'close_case' is not allowed there; "
         "allowed: characterised."
@@ -85,13 +86,13 @@ def test_a_guarded_trigger_names_the_unmet_conditions(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
     inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     with pytest.raises(GuardFailed, match="consent for assistance has not been recorded"):
-        services.fire(svc, ref, "care", "admit_immediate", ME)
-    services.record_consent(svc, ref, "assistance", False, ME)
+        cases.fire(svc, ref, "care", "admit_immediate", ME)
+    cases.record_consent(svc, ref, "assistance", False, ME)
     with pytest.raises(GuardFailed, match="consent for assistance was refused or withdrawn"):
-        services.fire(svc, ref, "care", "admit_immediate", ME)
-    services.record_consent(svc, ref, "assistance", True, ME)
-    services.fire(svc, ref, "care", "admit_immediate", ME)
-    case = services.load_case(svc, ref, ME)
+        cases.fire(svc, ref, "care", "admit_immediate", ME)
+    cases.record_consent(svc, ref, "assistance", True, ME)
+    cases.fire(svc, ref, "care", "admit_immediate", ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "immediate"
     assert case.tracks["shelter"].state == "requested"  # opens_when: care in immediate
 
@@ -100,7 +101,7 @@ def test_second_writer_on_a_stale_version_gets_a_reload_error_and_nothing_is_los
     svc, test_protocol
 ):
     ref = open_adult(svc, test_protocol)
-    loaded = services.load_case(svc, ref, ME).version
+    loaded = cases.load_case(svc, ref, ME).version
     inbox.move(
         svc,
         ME,
@@ -111,8 +112,8 @@ def test_second_writer_on_a_stale_version_gets_a_reload_error_and_nothing_is_los
         expected_version=loaded,
     )
     with pytest.raises(ConcurrentChange, match="changed since you loaded it.*Reload"):
-        services.record_consent(svc, ref, "assistance", True, ME, expected_version=loaded)
-    case = services.load_case(svc, ref, ME)
+        cases.record_consent(svc, ref, "assistance", True, ME, expected_version=loaded)
+    case = cases.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "identified"
     assert case.consents == []
 
@@ -128,18 +129,18 @@ def test_two_open_transactions_on_one_case_the_second_commit_loses(svc, test_pro
             b.commit()
         with pytest.raises(ConcurrentChange):
             a.cases.claim(case_a)
-    assert services.load_case(svc, ref, ME).version == 2
+    assert cases.load_case(svc, ref, ME).version == 2
 
 
 def test_hold_stops_the_clock_and_resume_moves_the_due_time(svc, test_protocol, clock):
     ref = open_adult(svc, test_protocol)
-    due = services.load_case(svc, ref, ME).task("characterise").due_at
+    due = cases.load_case(svc, ref, ME).task("characterise").due_at
     clock.advance(timedelta(hours=2))
     inbox.move(svc, ME, ref, "characterise", "hold", reason="waiting_for_person")
     clock.advance(timedelta(hours=30))
-    assert services.sweep(svc).handled == 0  # on hold: never overdue
+    assert cases.sweep(svc).handled == 0  # on hold: never overdue
     inbox.move(svc, ME, ref, "characterise", "resume")
-    task = services.load_case(svc, ref, ME).task("characterise")
+    task = cases.load_case(svc, ref, ME).task("characterise")
     assert task.status == "requested"
     assert task.due_at == due + timedelta(hours=30)
     assert task.next_action_at == task.due_at
@@ -148,47 +149,47 @@ def test_hold_stops_the_clock_and_resume_moves_the_due_time(svc, test_protocol, 
 def test_state_deadline_extension_is_bounded_and_only_for_the_approver(svc, test_protocol, clock):
     ref = open_adult(svc, test_protocol)
     to_immediate(svc, ref)
-    deadline = services.load_case(svc, ref, ME).running_deadline("care")
+    deadline = cases.load_case(svc, ref, ME).running_deadline("care")
     assert deadline.due_at == at("2026-03-07T09:00:00-05:00")
     with pytest.raises(ExtensionRefused, match="only committee may extend"):
-        services.extend(svc, ref, "lead", ME, track="care")
-    services.extend(svc, ref, "committee", ME, track="care")
-    assert services.load_case(svc, ref, ME).running_deadline("care").due_at == at(
+        cases.extend(svc, ref, "lead", ME, track="care")
+    cases.extend(svc, ref, "committee", ME, track="care")
+    assert cases.load_case(svc, ref, ME).running_deadline("care").due_at == at(
         "2026-03-12T09:00:00-05:00"
     )
     with pytest.raises(ExtensionRefused, match="already extended 1 time.*limit is 1"):
-        services.extend(svc, ref, "committee", ME, track="care")
+        cases.extend(svc, ref, "committee", ME, track="care")
 
 
 def test_sweep_marks_overdue_fires_expiry_and_is_idempotent(svc, test_protocol, clock, engine):
     ref = open_adult(svc, test_protocol)
     to_immediate(svc, ref)
     clock.advance(timedelta(days=6))
-    report = services.sweep(svc)
+    report = cases.sweep(svc)
     assert report.cases == 1
-    case = services.load_case(svc, ref, ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "review"  # on_expiry: period_expired
     assert [t.key for t in case.open_tasks() if t.overdue_at] == ["find_bed"]
-    assert services.sweep(svc).handled == 0
+    assert cases.sweep(svc).handled == 0
     with engine.connect() as conn:
         kinds = conn.execute(
-            select(orm.outbox.c.template, func.count()).group_by(orm.outbox.c.template)
+            select(tables.outbox.c.template, func.count()).group_by(tables.outbox.c.template)
         ).all()
     assert dict(kinds)["task_overdue"] == 4  # lodge and find_bed: assignee and case lead
 
 
 def test_every_change_is_an_event_and_personal_data_stays_in_its_table(svc, test_protocol, engine):
     person = {"given_name": "Zorbalina", "document_number": "SYN-0000001"}
-    ref = services.open_case(svc, test_protocol, ADULT, ME, person=person)
+    ref = cases.open_case(svc, test_protocol, ADULT, ME, person=person)
     to_immediate(svc, ref)
     with engine.connect() as conn:
-        kinds = [r.kind for r in conn.execute(select(orm.events).order_by(orm.events.c.id))]
+        kinds = [r.kind for r in conn.execute(select(tables.events).order_by(tables.events.c.id))]
         dumped = " ".join(
             str(list(row))
-            for table in (orm.cases, orm.events, orm.tasks, orm.outbox)
+            for table in (tables.cases, tables.events, tables.tasks, tables.outbox)
             for row in conn.execute(select(table))
         )
-        stored = conn.execute(select(orm.persons.c.payload)).scalar_one()
+        stored = conn.execute(select(tables.persons.c.payload)).scalar_one()
     assert kinds[:3] == ["case_opened", "personal_data_recorded", "track_opened"]
     assert {"task_completed", "transition", "consent_recorded", "deadline_started"} <= set(kinds)
     assert stored.startswith(f"v1.{VAULT.primary_id}.")  # sealed: the name is not in it
@@ -210,10 +211,10 @@ def test_a_running_case_keeps_its_pinned_protocol_when_the_file_changes(svc, tes
         .replace('version: "1"', 'version: "2"'),
     )
     assert edited.content_hash != test_protocol.content_hash
-    newer = services.open_case(svc, edited, ADULT, ME)
+    newer = cases.open_case(svc, edited, ADULT, ME)
     inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
-    assert services.load_case(svc, ref, ME).protocol_version == "1"
-    assert services.load_case(svc, newer, ME).task("characterise").due_at == at(
+    assert cases.load_case(svc, ref, ME).protocol_version == "1"
+    assert cases.load_case(svc, newer, ME).task("characterise").due_at == at(
         "2026-03-05T09:00:00-05:00"
     )
     with engine.connect() as conn:
@@ -221,22 +222,22 @@ def test_a_running_case_keeps_its_pinned_protocol_when_the_file_changes(svc, tes
 
 
 def test_minor_opens_child_protection_and_legal_basis_stands_in_for_consent(svc, test_protocol):
-    ref = services.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
+    ref = cases.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
     inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
-    services.record_consent(
+    cases.record_consent(
         svc, ref, "assistance", True, ME, legal_basis="Ley 1098 de 2006 (Código de la Infancia)"
     )
-    services.fire(svc, ref, "care", "admit_immediate", ME)
-    case = services.load_case(svc, ref, ME)
+    cases.fire(svc, ref, "care", "admit_immediate", ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.tracks["child_protection"].state == "referred"
     assert case.consents[-1].legal_basis.startswith("Ley 1098")
 
 
 def test_bad_attributes_are_refused_naming_what_is_allowed(svc, test_protocol):
     with pytest.raises(InvalidInput, match="Unknown case attribute 'name'.*protected person"):
-        services.open_case(svc, test_protocol, {**ADULT, "name": "x"}, ME)
+        cases.open_case(svc, test_protocol, {**ADULT, "name": "x"}, ME)
     with pytest.raises(InvalidInput, match="'jurisdiction' cannot be 'PE-LIM'"):
-        services.open_case(svc, test_protocol, {**ADULT, "jurisdiction": "PE-LIM"}, ME)
+        cases.open_case(svc, test_protocol, {**ADULT, "jurisdiction": "PE-LIM"}, ME)
     ref = open_adult(svc, test_protocol)
     with pytest.raises(InvalidInput, match="one of low, medium, high"):
-        services.set_attributes(svc, ref, {"risk": "extreme"}, ME)
+        cases.set_attributes(svc, ref, {"risk": "extreme"}, ME)

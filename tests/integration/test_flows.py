@@ -13,11 +13,12 @@ from protocols.registry import Registry
 from ruta import bootstrap
 from ruta.db import upgrade
 from tests.conftest import TEST_KEY, VAULT
-from workflows import orm, services
-from workflows.access import Actor
-from workflows.clocks import SimulatedClock, SystemClock
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
+from workflows.domain.access import Actor
+from workflows.domain.clocks import SimulatedClock, SystemClock
+from workflows.services import cases
+from workflows.services.cases import Services
+from workflows.store import tables
+from workflows.store.cases import SqlUnitOfWork
 
 # Prefect's harness leaves client sockets to the garbage collector and its SQLite server logs
 # "database is locked" now and then (reference/standards-and-libraries.md section 5.6):
@@ -53,7 +54,7 @@ def overdue_case(home: Path) -> str:
     clock = SimulatedClock(SystemClock().now() - timedelta(days=3))
     engine = bootstrap.engine()
     svc = Services(lambda: SqlUnitOfWork(engine, VAULT), clock, registry)
-    return services.open_case(
+    return cases.open_case(
         svc,
         registry.latest_published("CO-TRATA"),
         {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
@@ -76,8 +77,8 @@ def test_the_flows_sweep_dispatch_and_snapshot(harness, home):
     assert any(ref in e.read_text() for e in emails)
     assert asyncio.run(nightly()) == {"purged": 0, "countries": 1}
     with bootstrap.engine().connect() as conn:  # the snapshot anchors the audit chain's head
-        (figures,) = conn.execute(select(orm.compliance_snapshots.c.figures)).scalars()
-        head = conn.execute(select(orm.audit_head.c.hash)).scalar_one()
+        (figures,) = conn.execute(select(tables.compliance_snapshots.c.figures)).scalars()
+        head = conn.execute(select(tables.audit_head.c.hash)).scalar_one()
     assert figures["audit_head"]["hash"] == head
     # the flows returned counts only: nothing about a person reaches Prefect
     assert set(swept) == {"cases", "handled", "skipped"}

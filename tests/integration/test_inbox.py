@@ -17,10 +17,11 @@ from institutions.domain import Institution, User
 from institutions.store import SqlDirectory
 from protocols.loader import from_text
 from tests.conftest import FIXTURES, FOCAL_CO, SYSTEM, officer
-from workflows import inbox, orm, services
-from workflows.access import Actor
-from workflows.errors import ConcurrentChange, InvalidInput, NotAuthorised, TaskNotOpen
-from workflows.inbox_queries import ComplianceCounts
+from workflows.domain.access import Actor
+from workflows.domain.errors import ConcurrentChange, InvalidInput, NotAuthorised, TaskNotOpen
+from workflows.services import cases, inbox
+from workflows.store import tables
+from workflows.store.inbox import ComplianceCounts
 
 ME = FOCAL_CO
 IPIALES = officer("test-shelter-ipiales")
@@ -32,14 +33,14 @@ LEGAL_BASIS = "Ley 1098 de 2006 (Código de la Infancia y la Adolescencia)"
 
 
 def open_case(svc, protocol, attributes=IN_IPIALES, person=None) -> str:
-    return services.open_case(svc, protocol, attributes, ME, person=person)
+    return cases.open_case(svc, protocol, attributes, ME, person=person)
 
 
 def to_immediate(svc, ref: str) -> None:
     """Characterise, consent to assistance, admit: `lodge` and `find_bed` go to shelters."""
     inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
-    services.record_consent(svc, ref, "assistance", True, ME)
-    services.fire(svc, ref, "care", "admit_immediate", ME)
+    cases.record_consent(svc, ref, "assistance", True, ME)
+    cases.fire(svc, ref, "care", "admit_immediate", ME)
 
 
 def immediate(svc, protocol, attributes=IN_IPIALES) -> str:
@@ -50,7 +51,7 @@ def immediate(svc, protocol, attributes=IN_IPIALES) -> str:
 
 def events(engine: Engine, ref: str, **match: Any) -> list[tuple[str, dict[str, Any]]]:
     """The case's events in order, those whose data has every `match` item."""
-    e, c = orm.events, orm.cases
+    e, c = tables.events, tables.cases
     query = select(e.c.kind, e.c.data).join(c, c.c.id == e.c.case_id).where(c.c.ref == ref)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(e.c.id)).all()
@@ -61,7 +62,7 @@ def events(engine: Engine, ref: str, **match: Any) -> list[tuple[str, dict[str, 
 
 def outbox(engine: Engine, ref: str, template: str) -> list[str]:
     """The institutions a notification with this template was queued for, in order."""
-    o, c = orm.outbox, orm.cases
+    o, c = tables.outbox, tables.cases
     query = (
         select(o.c.institution)
         .join(c, c.c.id == o.c.case_id)
@@ -74,7 +75,7 @@ def outbox(engine: Engine, ref: str, template: str) -> list[str]:
 
 def tasks(svc, ref: str, key: str) -> list[tuple[str, str, str]]:
     """(institution, status, routing) of every task with this key, oldest first."""
-    case = services.load_case(svc, ref, ME)
+    case = cases.load_case(svc, ref, ME)
     return [(t.institution, t.status, t.routing) for t in case.tasks if t.key == key]
 
 
@@ -84,21 +85,21 @@ def tasks(svc, ref: str, key: str) -> list[tuple[str, str, str]]:
 def test_a_forbidden_move_names_the_allowed_ones_and_changes_nothing(svc, test_protocol):
     ref = immediate(svc, test_protocol)
     inbox.move(svc, IPIALES, ref, "lodge", "accept")
-    version = services.load_case(svc, ref, ME).version
+    version = cases.load_case(svc, ref, ME).version
     with pytest.raises(TaskNotOpen) as info:
         inbox.move(svc, IPIALES, ref, "lodge", "reject", reason="no_capacity")
     assert "is accepted; 'reject' is allowed only from requested, received" in str(info.value)
     assert "(allowed now: start, hold, complete, cancel)" in str(info.value)
-    assert services.load_case(svc, ref, ME).version == version
+    assert cases.load_case(svc, ref, ME).version == version
     inbox.move(svc, IPIALES, ref, "lodge", "hold", reason="waiting_for_documents")
-    version = services.load_case(svc, ref, ME).version
+    version = cases.load_case(svc, ref, ME).version
     with pytest.raises(
         TaskNotOpen, match=r"on hold; resume it first \(allowed now: resume, cancel"
     ):
         inbox.move(svc, IPIALES, ref, "lodge", "complete")
     with pytest.raises(TaskNotOpen, match="'fail' is allowed only from in-progress"):
         inbox.move(svc, IPIALES, ref, "find_bed", "fail", reason="other", note="no beds")
-    case = services.load_case(svc, ref, ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.version == version
     assert (case.task("lodge").status, case.task("find_bed").status) == ("on-hold", "requested")
 
@@ -120,7 +121,7 @@ def test_start_and_complete_from_requested_record_the_implied_moves_in_order(
     inbox.move(svc, ME, ref, "admit", "start")
     kinds = [kind for kind, _ in events(engine, ref, task="admit")]
     assert kinds == ["task_opened", "task_accepted", "task_started"]
-    assert services.load_case(svc, ref, ME).task("admit").status == "in-progress"
+    assert cases.load_case(svc, ref, ME).task("admit").status == "in-progress"
 
 
 def test_cancel_is_the_requesters_move_not_the_responders(svc, test_protocol, engine):
@@ -130,7 +131,7 @@ def test_cancel_is_the_requesters_move_not_the_responders(svc, test_protocol, en
     with pytest.raises(InvalidInput, match="A cancel needs a reason"):
         inbox.move(svc, ME, ref, "lodge", "cancel")
     inbox.move(svc, ME, ref, "lodge", "cancel", reason="duplicate")
-    task = services.load_case(svc, ref, ME).task("lodge")
+    task = cases.load_case(svc, ref, ME).task("lodge")
     assert (task.status, task.reason) == ("cancelled", "duplicate")
     assert outbox(engine, ref, "task_cancelled") == ["test-shelter-ipiales"]
 
@@ -151,35 +152,35 @@ def test_reassign_only_to_an_active_user_of_the_same_institution(svc, test_proto
     (row,) = [r for r in inbox.inbox(svc, IPIALES) if r.task_key == "lodge"]
     assert row.owner == "ana.ipiales"
     inbox.assign(svc, IPIALES, ref, "lodge", None)
-    assert services.load_case(svc, ref, ME).task("lodge").owner is None
+    assert cases.load_case(svc, ref, ME).task("lodge").owner is None
 
 
 def test_hold_stops_the_clock_the_sweep_skips_it_and_resume_moves_the_due_time(
     svc, test_protocol, clock
 ):
     ref = immediate(svc, test_protocol)
-    due = services.load_case(svc, ref, ME).task("lodge").due_at
+    due = cases.load_case(svc, ref, ME).task("lodge").due_at
     clock.advance(timedelta(hours=2))
     inbox.move(svc, IPIALES, ref, "lodge", "accept")
     inbox.move(svc, IPIALES, ref, "lodge", "hold", reason="waiting_for_person")
     clock.advance(timedelta(hours=30))  # past the 24 hours, but on hold
-    services.sweep(svc)
-    case = services.load_case(svc, ref, ME)
+    cases.sweep(svc)
+    case = cases.load_case(svc, ref, ME)
     assert case.task("lodge").overdue_at is None
     assert case.task("find_bed").overdue_at is not None  # not held: overdue after 12 hours
     (counts,) = inbox.compliance(svc, SYSTEM, {"CO"})
     assert counts.overdue_now == 1  # find_bed only
     inbox.move(svc, IPIALES, ref, "lodge", "resume")
-    task = services.load_case(svc, ref, ME).task("lodge")
+    task = cases.load_case(svc, ref, ME).task("lodge")
     assert task.status == "accepted"  # back to the status it had
     assert task.due_at == due + timedelta(hours=30)
     assert task.next_action_at == task.due_at
     clock.advance(timedelta(hours=21))  # 22 of the 24 hours were left when it was held
-    services.sweep(svc)
-    assert services.load_case(svc, ref, ME).task("lodge").overdue_at is None
+    cases.sweep(svc)
+    assert cases.load_case(svc, ref, ME).task("lodge").overdue_at is None
     clock.advance(timedelta(hours=2))
-    services.sweep(svc)
-    assert services.load_case(svc, ref, ME).task("lodge").overdue_at is not None
+    cases.sweep(svc)
+    assert cases.load_case(svc, ref, ME).task("lodge").overdue_at is not None
 
 
 # --- rejection, re-routing and referral -------------------------------------------
@@ -274,18 +275,18 @@ def test_a_task_view_shares_only_the_steps_fields_and_person_fields_only_with_co
     assert view.withheld == ["given_name", "document_number"]
     assert view.moves == ["receive", "accept", "reject", "start", "hold", "complete", "cancel"]
     assert inbox.view_task(svc, IPIALES, ref, "find_bed").attributes == {}  # shares nothing
-    services.record_consent(svc, ref, "data_sharing", True, ME, role="committee")
+    cases.record_consent(svc, ref, "data_sharing", True, ME, role="committee")
     assert inbox.view_task(svc, IPIALES, ref, "lodge").person == {}  # another role's consent
     assert not [k for k, _ in events(engine, ref) if k == "personal_data_shared"]
 
-    services.record_consent(svc, ref, "data_sharing", True, ME, role="shelter")
-    version = services.load_case(svc, ref, ME).version
+    cases.record_consent(svc, ref, "data_sharing", True, ME, role="shelter")
+    version = cases.load_case(svc, ref, ME).version
     view = inbox.view_task(svc, IPIALES, ref, "lodge")
     assert view.person == {"given_name": "Synthetica", "document_number": "SYN-9"}
     assert view.withheld == []
     assert "family_name" not in view.person  # not shared by the step, consent or not
     assert view.case_version == version
-    assert services.load_case(svc, ref, ME).version == version  # reading is not a change
+    assert cases.load_case(svc, ref, ME).version == version  # reading is not a change
     shared = [d for k, d in events(engine, ref) if k == "personal_data_shared"]
     assert shared == [
         {
@@ -304,11 +305,11 @@ def test_a_task_view_shares_only_the_steps_fields_and_person_fields_only_with_co
 
 def test_general_consent_to_share_data_covers_every_role_until_withdrawn(svc, sharing_protocol):
     ref = open_case(svc, sharing_protocol, person={"given_name": "Synthetica"})
-    services.record_consent(svc, ref, "data_sharing", True, ME)
+    cases.record_consent(svc, ref, "data_sharing", True, ME)
     to_immediate(svc, ref)
     assert inbox.view_task(svc, IPIALES, ref, "lodge").person == {"given_name": "Synthetica"}
-    services.record_consent(svc, ref, "data_sharing", False, ME, role="shelter")
-    case = services.load_case(svc, ref, ME)
+    cases.record_consent(svc, ref, "data_sharing", False, ME, role="shelter")
+    case = cases.load_case(svc, ref, ME)
     assert case.task("lodge").status == "cancelled"  # withdrawn for the role: its tasks end
     view = inbox.view_task(svc, IPIALES, ref, "lodge")
     assert (view.person, view.withheld, view.moves) == ({}, ["given_name", "document_number"], [])
@@ -322,7 +323,7 @@ def test_the_inbox_lists_only_the_institutions_tasks_with_filters(svc, test_prot
     clock.advance(timedelta(hours=1))
     second = immediate(svc, test_protocol)
     inbox.move(svc, IPIALES, second, "lodge", "accept")
-    start = services.load_case(svc, first, ME).opened_at
+    start = cases.load_case(svc, first, ME).opened_at
 
     def listed(actor=IPIALES, **filters) -> list[tuple[str, str]]:
         return [(r.case_ref, r.task_key) for r in inbox.inbox(svc, actor, **filters)]
@@ -390,7 +391,7 @@ def test_a_minors_child_protection_task_is_a_routing_gap_for_the_coordinator(
     svc, test_protocol, engine
 ):
     ref = open_case(svc, test_protocol, MINOR)
-    (task,) = [t for t in services.load_case(svc, ref, ME).tasks if t.track == "child_protection"]
+    (task,) = [t for t in cases.load_case(svc, ref, ME).tasks if t.track == "child_protection"]
     assert (task.key, task.role) == ("best_interests_determination", "child_authority")
     assert (task.institution, task.routing) == ("test-coordination", "gap")
     (gap,) = [d for k, d in events(engine, ref) if k == "routing_gap"]
@@ -413,8 +414,8 @@ def test_a_minors_child_protection_task_is_a_routing_gap_for_the_coordinator(
 
 def test_withdrawing_consent_cancels_only_the_tasks_it_covered(svc, test_protocol, engine):
     ref = immediate(svc, test_protocol)
-    services.record_consent(svc, ref, "assistance", False, ME)
-    case = services.load_case(svc, ref, ME)
+    cases.record_consent(svc, ref, "assistance", False, ME)
+    case = cases.load_case(svc, ref, ME)
     lodge, find_bed = case.task("lodge"), case.task("find_bed")
     assert (lodge.status, lodge.reason) == ("cancelled", "consent_withdrawn")
     assert find_bed.status == "requested"  # the shelter track does not depend on assistance
@@ -426,10 +427,10 @@ def test_withdrawing_consent_cancels_only_the_tasks_it_covered(svc, test_protoco
 
 def test_withdrawing_data_sharing_tells_each_affected_institution_once(svc, test_protocol, engine):
     ref = open_case(svc, test_protocol, MINOR)
-    services.record_consent(svc, ref, "data_sharing", True, ME)
+    cases.record_consent(svc, ref, "data_sharing", True, ME)
     to_immediate(svc, ref)
-    services.record_consent(svc, ref, "data_sharing", False, ME)
-    case = services.load_case(svc, ref, ME)
+    cases.record_consent(svc, ref, "data_sharing", False, ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.open_tasks() == []
     assert {t.key: t.reason for t in case.tasks if t.reason == "consent_withdrawn"} == {
         "lodge": "consent_withdrawn",
@@ -446,14 +447,14 @@ def test_a_legal_basis_keeps_the_child_protection_referral_when_consent_is_withd
     svc, test_protocol, engine
 ):
     ref = open_case(svc, test_protocol, MINOR)
-    services.record_consent(
+    cases.record_consent(
         svc, ref, "data_sharing", True, ME, role="child_authority", legal_basis=LEGAL_BASIS
     )
-    services.record_consent(svc, ref, "data_sharing", True, ME)
+    cases.record_consent(svc, ref, "data_sharing", True, ME)
     to_immediate(svc, ref)
-    services.record_consent(svc, ref, "data_sharing", False, ME)
-    services.record_consent(svc, ref, "data_sharing", False, ME, role="child_authority")
-    case = services.load_case(svc, ref, ME)
+    cases.record_consent(svc, ref, "data_sharing", False, ME)
+    cases.record_consent(svc, ref, "data_sharing", False, ME, role="child_authority")
+    case = cases.load_case(svc, ref, ME)
     assert [t.key for t in case.open_tasks()] == ["best_interests_determination"]
     assert case.task("lodge").reason == "consent_withdrawn"
     assert outbox(engine, ref, "consent_withdrawn") == ["test-shelter-ipiales"]
@@ -470,7 +471,7 @@ def test_a_legal_basis_keeps_the_child_protection_referral_when_consent_is_withd
 
 def test_an_inbox_move_on_a_stale_version_is_refused_and_nothing_changes(svc, test_protocol):
     ref = immediate(svc, test_protocol)
-    loaded = services.load_case(svc, ref, ME).version
+    loaded = cases.load_case(svc, ref, ME).version
     inbox.move(svc, IPIALES, ref, "lodge", "accept", expected_version=loaded)
     with pytest.raises(ConcurrentChange, match="changed since you loaded it"):
         inbox.move(
@@ -478,7 +479,7 @@ def test_an_inbox_move_on_a_stale_version_is_refused_and_nothing_changes(svc, te
         )
     with pytest.raises(ConcurrentChange):
         inbox.assign(svc, IPIALES, ref, "lodge", None, expected_version=loaded)
-    case = services.load_case(svc, ref, ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.version == loaded + 1
     assert (case.task("lodge").status, case.task("find_bed").status) == ("accepted", "requested")
 
@@ -487,10 +488,10 @@ def test_a_general_legal_basis_also_stands_when_consent_is_withdrawn_for_one_rol
     svc, test_protocol, engine
 ):
     ref = open_case(svc, test_protocol, MINOR)
-    services.record_consent(svc, ref, "data_sharing", True, ME, legal_basis=LEGAL_BASIS)
-    services.record_consent(svc, ref, "data_sharing", False, ME, role="child_authority")
-    services.record_consent(svc, ref, "data_sharing", False, ME)
-    case = services.load_case(svc, ref, ME)
+    cases.record_consent(svc, ref, "data_sharing", True, ME, legal_basis=LEGAL_BASIS)
+    cases.record_consent(svc, ref, "data_sharing", False, ME, role="child_authority")
+    cases.record_consent(svc, ref, "data_sharing", False, ME)
+    case = cases.load_case(svc, ref, ME)
     assert case.task("best_interests_determination").status == "requested"
     assert case.task("characterise").status == "requested"
     assert outbox(engine, ref, "consent_withdrawn") == []

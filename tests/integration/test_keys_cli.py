@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from ruta import bootstrap
 from ruta.cli import app
-from workflows import inbox, orm, services
-from workflows.access import Actor
+from workflows.domain.access import Actor
+from workflows.services import cases, inbox
+from workflows.store import tables
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 PERSON = {"given_name": "Zorbalina", "family_name": "Sintética", "document_number": "SYN-123456"}
@@ -41,7 +42,7 @@ def open_case() -> str:
     loaded = svc.catalog.latest("CO", "trafficking")
     assert loaded is not None
     attrs = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
-    return services.open_case(svc, loaded, attrs, Actor.system("test"), person=PERSON)
+    return cases.open_case(svc, loaded, attrs, Actor.system("test"), person=PERSON)
 
 
 def person(ref: str) -> dict[str, str]:
@@ -129,9 +130,9 @@ def test_compliance_rebuild_finds_and_repairs_a_read_model_out_of_step(home):
     assert code == 0, out
     assert "in step: 1 completed task(s), 2 care state(s) reached" in out
     with bootstrap.engine().begin() as conn:  # as if a backup had been restored without it
-        conn.execute(delete(orm.task_completions))
+        conn.execute(delete(tables.task_completions))
         conn.execute(
-            orm.care_states_reached.insert().values(
+            tables.care_states_reached.insert().values(
                 case_id=1, state="made_up", protocol_id="CO-TRATA", country="CO", opened_at=NOW
             )
         )

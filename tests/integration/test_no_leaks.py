@@ -17,12 +17,12 @@ from protocols.registry import SCENARIOS_DIR, Registry
 from protocols.yamlfile import YamlDocument
 from ruta import bootstrap, flows, logs
 from ruta.db import METADATA
+from ruta.scenarios import run
 from tests.conftest import VAULT
-from workflows.clocks import SimulatedClock
-from workflows.dispatch import dispatch
-from workflows.errors import ReferralEngineError
-from workflows.scenarios import run
-from workflows.services import Services
+from workflows.domain.clocks import SimulatedClock
+from workflows.domain.errors import ReferralEngineError
+from workflows.services.cases import Services
+from workflows.services.dispatch import dispatch
 
 
 def _one_per_protocol() -> list[Path]:

@@ -16,14 +16,16 @@ from institutions.store import SqlDirectory
 from protocols.registry import Registry
 from ruta.db import alembic_config, upgrade
 from tests.conftest import VAULT
-from workflows import casebook, inbox, orm, retention, services
-from workflows.access import Actor
-from workflows.clocks import SimulatedClock
-from workflows.errors import InvalidInput
-from workflows.repository import SqlUnitOfWork, verify_chain
-from workflows.rotation import key_usage, reseal
-from workflows.services import Services
-from workflows.vault import Vault, VaultError, new_key
+from workflows.domain.access import Actor
+from workflows.domain.clocks import SimulatedClock
+from workflows.domain.errors import InvalidInput
+from workflows.queries import casebook
+from workflows.services import cases, inbox, retention
+from workflows.services.cases import Services
+from workflows.store import tables
+from workflows.store.cases import SqlUnitOfWork, verify_chain
+from workflows.store.rotation import key_usage, reseal
+from workflows.store.vault import Vault, VaultError, new_key
 
 SYSTEM = Actor.system("test")
 FP_CO = Actor("fp.co", "focal_point", "co-mininterior-coat", frozenset({"CO"}))
@@ -59,7 +61,7 @@ def open_case(svc: Services, person: dict[str, str] = PERSON) -> str:
     loaded = svc.catalog.latest("CO", "trafficking")
     assert loaded is not None
     attrs = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
-    ref = services.open_case(svc, loaded, attrs, SYSTEM, person=person)
+    ref = cases.open_case(svc, loaded, attrs, SYSTEM, person=person)
     # a task note is free text: protected like the person record
     inbox.move(svc, SYSTEM, ref, "register_case", "hold", reason="other", note=NOTE)
     return ref
@@ -67,7 +69,7 @@ def open_case(svc: Services, person: dict[str, str] = PERSON) -> str:
 
 def raw(engine: Engine) -> str:
     with engine.connect() as conn:
-        rows = [*conn.execute(select(orm.persons)), *conn.execute(select(orm.tasks))]
+        rows = [*conn.execute(select(tables.persons)), *conn.execute(select(tables.tasks))]
     return " ".join(str(list(r)) for r in rows)
 
 
@@ -115,9 +117,9 @@ def test_key_rotation_reseals_everything_and_the_old_key_can_then_be_retired(see
 def test_a_sealed_record_moved_to_another_case_does_not_open(seeded, clock):
     svc = services_on(seeded, clock, vault(K1))
     a, b = open_case(svc), open_case(svc, {**PERSON, "given_name": "Otra"})
-    p = orm.persons
+    p = tables.persons
     with seeded.begin() as conn:
-        ids = {r.ref: r.id for r in conn.execute(select(orm.cases.c.ref, orm.cases.c.id))}
+        ids = {r.ref: r.id for r in conn.execute(select(tables.cases.c.ref, tables.cases.c.id))}
         payload_a = conn.execute(select(p.c.payload).where(p.c.case_id == ids[a])).scalar_one()
         conn.execute(update(p).where(p.c.case_id == ids[b]).values(payload=payload_a))
     with svc.uow() as uow, pytest.raises(VaultError, match=f"persons:{ids[b]}: .* altered"):
@@ -127,7 +129,7 @@ def test_a_sealed_record_moved_to_another_case_does_not_open(seeded, clock):
 def test_the_purge_removes_personal_data_once_retention_has_run_and_says_so(seeded, clock):
     svc = services_on(seeded, clock, vault(K1))
     kept, closed = open_case(svc), open_case(svc)
-    services.fire(svc, closed, "care", "withdraw", SYSTEM)  # closes the case
+    cases.fire(svc, closed, "care", "withdraw", SYSTEM)  # closes the case
     clock.advance(timedelta(days=1770))  # under CO's 60 months (1826 days)
     assert retention.due(svc) == []
     clock.advance(timedelta(days=60))
@@ -142,7 +144,7 @@ def test_the_purge_removes_personal_data_once_retention_has_run_and_says_so(seed
         assert uow.cases.person(still) == PERSON  # an open case keeps its data
     with seeded.connect() as conn:
         (event,) = conn.execute(
-            select(orm.events.c.data).where(orm.events.c.kind == "personal_data_purged")
+            select(tables.events.c.data).where(tables.events.c.kind == "personal_data_purged")
         ).scalars()
         assert event["fields"] == sorted(PERSON)
         assert event["notes"] == 1
@@ -162,8 +164,8 @@ def test_finding_by_document_number_needs_a_reason_and_leaves_an_event(seeded, c
     assert casebook.find_by_document(svc, FP_CO, " syn 000.111 ", "verification") == [ref]
     with seeded.connect() as conn:
         events = conn.execute(
-            select(orm.events.c.actor, orm.events.c.data).where(
-                orm.events.c.kind == "personal_data_searched"
+            select(tables.events.c.actor, tables.events.c.data).where(
+                tables.events.c.kind == "personal_data_searched"
             )
         ).all()
     assert [(e.actor, e.data) for e in events] == [("fp.co", {"reason": "verification"})]
@@ -174,7 +176,7 @@ def test_the_upgrade_seals_personal_data_written_before_encryption(bare_engine):
     now = datetime(2026, 1, 5, tzinfo=UTC)
     with bare_engine.begin() as conn:
         conn.execute(
-            insert(orm.protocol_versions).values(
+            insert(tables.protocol_versions).values(
                 content_hash="h" * 64,
                 protocol_id="CO-TRATA",
                 version="old",
@@ -183,7 +185,7 @@ def test_the_upgrade_seals_personal_data_written_before_encryption(bare_engine):
             )
         )
         case_id = conn.execute(
-            insert(orm.cases).values(
+            insert(tables.cases).values(
                 ref="CO-2026-000001",
                 protocol_id="CO-TRATA",
                 protocol_version="old",
@@ -196,10 +198,12 @@ def test_the_upgrade_seals_personal_data_written_before_encryption(bare_engine):
             )
         ).inserted_primary_key[0]
         conn.execute(
-            insert(orm.persons).values(case_id=case_id, payload=json.dumps(PERSON), updated_at=now)
+            insert(tables.persons).values(
+                case_id=case_id, payload=json.dumps(PERSON), updated_at=now
+            )
         )
         conn.execute(
-            insert(orm.tasks).values(
+            insert(tables.tasks).values(
                 case_id=case_id,
                 track="care",
                 state="s",

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from protocols.registry import SCENARIOS_DIR, Registry
 from ruta.bootstrap import scenario_services
 from ruta.cli import app
-from workflows.scenarios import run_file
+from ruta.scenarios import run_file
 
 SCENARIOS = sorted(SCENARIOS_DIR.glob("*.yaml"))
 

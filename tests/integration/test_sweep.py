@@ -11,10 +11,11 @@ from sqlalchemy import select
 from protocols.loader import from_text
 from protocols.registry import Registry
 from tests.conftest import FIXTURES, FOCAL_CO, START, VAULT
-from workflows import inbox, orm, services
-from workflows.clocks import SimulatedClock
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
+from workflows.domain.clocks import SimulatedClock
+from workflows.services import cases, inbox
+from workflows.services.cases import Services
+from workflows.store import tables
+from workflows.store.cases import SqlUnitOfWork
 
 LADDER = """escalation:
   remind_before: ["50%", "2 hours"]
@@ -38,7 +39,7 @@ def at(local: str) -> datetime:
 
 def outbox(svc, ref=None):
     with svc.uow() as uow:
-        o, c = orm.outbox, orm.cases
+        o, c = tables.outbox, tables.cases
         query = select(c.c.ref, o.c.template, o.c.role, o.c.institution, o.c.level).join(
             c, c.c.id == o.c.case_id
         )
@@ -49,7 +50,7 @@ def outbox(svc, ref=None):
 
 def sweep_at(svc, clock: SimulatedClock, when: datetime):
     clock.advance(when - clock.now())
-    return services.sweep(svc)
+    return cases.sweep(svc)
 
 
 def new_messages(svc, ref, before):
@@ -58,7 +59,7 @@ def new_messages(svc, ref, before):
 
 def test_ladder_reminds_marks_overdue_and_escalates_level_by_level(laddered, clock):
     svc, loaded = laddered
-    ref = services.open_case(svc, loaded, ADULT, FOCAL_CO)  # Monday 09:00; due Tuesday 09:00
+    ref = cases.open_case(svc, loaded, ADULT, FOCAL_CO)  # Monday 09:00; due Tuesday 09:00
     seen = outbox(svc, ref)
     steps = [
         ("02T21:00", [("task_reminder", "lead", "test-lead", None)]),  # 50% of the time
@@ -79,9 +80,9 @@ def test_ladder_reminds_marks_overdue_and_escalates_level_by_level(laddered, clo
         assert report.handled == 1, when
         assert new_messages(svc, ref, seen) == expected, when
         seen = outbox(svc, ref)
-        assert services.sweep(svc).handled == 0  # twice at the same time: nothing twice
+        assert cases.sweep(svc).handled == 0  # twice at the same time: nothing twice
         assert outbox(svc, ref) == seen
-    case = services.load_case(svc, ref, FOCAL_CO)
+    case = cases.load_case(svc, ref, FOCAL_CO)
     task = case.task("characterise")
     assert task.ladder_step == 5
     assert task.next_action_at is None
@@ -90,7 +91,7 @@ def test_ladder_reminds_marks_overdue_and_escalates_level_by_level(laddered, clo
 
 def test_a_late_sweep_skips_stale_reminders_but_does_every_overdue_rung(laddered, clock):
     svc, loaded = laddered
-    ref = services.open_case(svc, loaded, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, loaded, ADULT, FOCAL_CO)
     seen = outbox(svc, ref)
     report = sweep_at(svc, clock, at("06T10:00"))  # the worker was down for days
     assert report.handled == 5
@@ -100,23 +101,23 @@ def test_a_late_sweep_skips_stale_reminders_but_does_every_overdue_rung(laddered
 
 def test_on_hold_the_ladder_pauses_and_resume_shifts_it(laddered, clock):
     svc, loaded = laddered
-    ref = services.open_case(svc, loaded, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, loaded, ADULT, FOCAL_CO)
     inbox.move(svc, FOCAL_CO, ref, "characterise", "hold", reason="waiting_for_person")
     seen = outbox(svc, ref)
     assert sweep_at(svc, clock, at("06T09:00")).handled == 0  # held: never reminded or late
     assert outbox(svc, ref) == seen
     inbox.move(svc, FOCAL_CO, ref, "characterise", "resume")  # held 4 days: due moves 4 days
-    task = services.load_case(svc, ref, FOCAL_CO).task("characterise")
+    task = cases.load_case(svc, ref, FOCAL_CO).task("characterise")
     assert task.due_at == at("07T09:00")
     assert task.next_action_at == task.due_at - (task.due_at - task.created_at) / 2
 
 
 def test_an_extension_restarts_the_overdue_rungs_after_the_new_due_time(laddered, clock):
     svc, loaded = laddered
-    ref = services.open_case(svc, loaded, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, loaded, ADULT, FOCAL_CO)
     sweep_at(svc, clock, at("03T09:30"))  # overdue
-    services.extend(svc, ref, "coordinator", FOCAL_CO, task="characterise")
-    task = services.load_case(svc, ref, FOCAL_CO).task("characterise")
+    cases.extend(svc, ref, "coordinator", FOCAL_CO, task="characterise")
+    task = cases.load_case(svc, ref, FOCAL_CO).task("characterise")
     assert task.overdue_at is None
     assert task.due_at == at("04T09:00")
     assert task.next_action_at == task.due_at  # reminders already sent are not sent again
@@ -127,13 +128,13 @@ def test_an_extension_restarts_the_overdue_rungs_after_the_new_due_time(laddered
 
 def test_two_sweepers_at_once_send_each_rung_exactly_once(laddered, clock, engine):
     svc, loaded = laddered
-    refs = [services.open_case(svc, loaded, ADULT, FOCAL_CO) for _ in range(12)]
+    refs = [cases.open_case(svc, loaded, ADULT, FOCAL_CO) for _ in range(12)]
     clock.advance(at("03T09:30") - clock.now())  # two reminders and the overdue mark are due
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
-            services.sweep(Services(lambda: SqlUnitOfWork(engine, VAULT), clock, svc.catalog))
+            cases.sweep(Services(lambda: SqlUnitOfWork(engine, VAULT), clock, svc.catalog))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -143,19 +144,19 @@ def test_two_sweepers_at_once_send_each_rung_exactly_once(laddered, clock, engin
     for t in threads:
         t.join()
     assert not errors
-    services.sweep(svc)  # anything a busy sweeper skipped is still due, and done now
+    cases.sweep(svc)  # anything a busy sweeper skipped is still due, and done now
     for ref in refs:
         templates = sorted(m[1] for m in outbox(svc, ref))
         assert templates == ["task_assigned", "task_overdue", "task_overdue"], ref
-        assert services.load_case(svc, ref, FOCAL_CO).task("characterise").ladder_step == 3
+        assert cases.load_case(svc, ref, FOCAL_CO).task("characterise").ladder_step == 3
 
 
 def test_a_state_deadline_expiry_fires_its_trigger(svc, test_protocol, clock):
-    ref = services.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     inbox.move(svc, FOCAL_CO, ref, "characterise", "complete", outcome={"modality": "internal"})
-    services.record_consent(svc, ref, "assistance", True, FOCAL_CO)
-    services.fire(svc, ref, "care", "admit_immediate", FOCAL_CO)
+    cases.record_consent(svc, ref, "assistance", True, FOCAL_CO)
+    cases.fire(svc, ref, "care", "admit_immediate", FOCAL_CO)
     sweep_at(svc, clock, START + timedelta(days=5, minutes=1))
-    case = services.load_case(svc, ref, FOCAL_CO)
+    case = cases.load_case(svc, ref, FOCAL_CO)
     assert case.tracks["care"].state == "review"
     assert {d.state: d.status for d in case.deadlines}["immediate"] == "expired"

@@ -21,9 +21,9 @@ from institutions.store import SqlDirectory
 from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
 from tests.conftest import VAULT
-from workflows.clocks import SimulatedClock
-from workflows.repository import SqlUnitOfWork
-from workflows.services import Services
+from workflows.domain.clocks import SimulatedClock
+from workflows.services.cases import Services
+from workflows.store.cases import SqlUnitOfWork
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 PASSWORD = "correct horse battery staple"

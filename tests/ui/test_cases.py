@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from workflows import casebook, services
-from workflows.access import Actor
+from workflows.domain.access import Actor
+from workflows.queries import casebook
+from workflows.services import cases
 
 SYSTEM = Actor.system("test")
 PAGE = str(Path(__file__).resolve().parents[2] / "ui" / "pages" / "cases.py")
@@ -21,13 +22,13 @@ SYNTHETIC = {"given_name": "Prueba", "family_name": "Sintética", "document_numb
 
 
 def open_co(svc, person=None) -> str:
-    return services.open_case(
+    return cases.open_case(
         svc, svc.catalog.latest_published("CO-TRATA"), CO_ATTRS, SYSTEM, person=person
     )
 
 
 def open_pe(svc) -> str:
-    return services.open_case(svc, svc.catalog.latest_published("PE-TRATA"), PE_ATTRS, SYSTEM)
+    return cases.open_case(svc, svc.catalog.latest_published("PE-TRATA"), PE_ATTRS, SYSTEM)
 
 
 def listed(at: AppTest) -> list[str]:
@@ -37,14 +38,14 @@ def listed(at: AppTest) -> list[str]:
 
 
 def care_state(svc, ref: str) -> str:
-    return services.load_case(svc, ref, SYSTEM).tracks["care"].state
+    return cases.load_case(svc, ref, SYSTEM).tracks["care"].state
 
 
 def test_the_list_shows_the_cases_in_scope_and_the_filters_narrow_it(console, console_svc):
     older = open_co(console_svc)
     console_svc.clock.advance(timedelta(days=3))  # `older`'s first task is overdue now
     newer = open_co(console_svc)
-    services.fire(console_svc, newer, "care", "case_registered", SYSTEM)
+    cases.fire(console_svc, newer, "care", "case_registered", SYSTEM)
     peru = open_pe(console_svc)
 
     at = console("fp.co").run()
@@ -89,7 +90,7 @@ def test_opening_a_case_shows_diagrams_steps_timeline_and_tasks(console, console
     assert not at.exception
     assert at.query_params["case"] == ref
     assert at.header[0].value == f"Case {ref}"
-    case = services.load_case(console_svc, ref, SYSTEM)
+    case = cases.load_case(console_svc, ref, SYSTEM)
     charts = at.get("graphviz_chart")
     assert len(charts) == len(case.tracks) >= 2
     care = charts[0].proto.spec
@@ -141,7 +142,7 @@ def test_a_stale_page_is_refused_with_a_reload_prompt_and_changes_nothing(consol
     at.query_params["case"] = ref
     at.run()
     # someone else changes the case while the page is open
-    services.record_consent(console_svc, ref, "assistance", True, SYSTEM)
+    cases.record_consent(console_svc, ref, "assistance", True, SYSTEM)
     at.button(key="fire_care_case_registered").click().run()
     assert "changed since you loaded it" in at.error[0].value
     assert care_state(console_svc, ref) == "reported"
@@ -160,7 +161,7 @@ def test_recording_consent_from_the_case_page(console, console_svc):
     at.button(key="consent_submit").click().run()
     assert not at.exception
     assert "Consent recorded." in at.success[0].value
-    case = services.load_case(console_svc, ref, SYSTEM)
+    case = cases.load_case(console_svc, ref, SYSTEM)
     assert [(c.purpose, c.given) for c in case.consents] == [("law_enforcement_contact", True)]
     assert any(b.key == "fire_justice_file_complaint" for b in at.button)  # no longer blocked
 
@@ -180,7 +181,7 @@ def test_recording_a_new_case_puts_the_person_in_the_protected_record(console, c
     ref = message.split()[1]
     assert message == f"Case {ref} recorded."
     assert ref.startswith("CO-2026-")
-    case = services.load_case(console_svc, ref, SYSTEM)
+    case = cases.load_case(console_svc, ref, SYSTEM)
     assert case.attributes == {"jurisdiction": "CO-NAR-52356", "minor": True, "nationality": "VE"}
     with console_svc.uow() as uow:
         person = uow.cases.person(uow.cases.get(ref))

@@ -19,8 +19,8 @@ import pytest
 
 from protocols.registry import Registry
 from tests.ui.conftest import PERSONAS
-from workflows import inbox, services
-from workflows.access import Actor
+from workflows.domain.access import Actor
+from workflows.services import cases, inbox
 
 SYSTEM = Actor.system("test")
 IPIALES = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
@@ -30,13 +30,13 @@ PAGE = str(Path(__file__).resolve().parents[2] / "ui" / "pages" / "compliance.py
 
 
 @pytest.fixture
-def cases(console_svc) -> list[str]:
+def opened(console_svc) -> list[str]:
     svc, clock = console_svc, console_svc.clock
     co = Registry.scan().latest_published("CO-TRATA")
-    refs = [services.open_case(svc, co, IPIALES, SYSTEM) for _ in range(3)]
+    refs = [cases.open_case(svc, co, IPIALES, SYSTEM) for _ in range(3)]
     clock.advance(timedelta(hours=2))
     inbox.move(svc, SYSTEM, refs[0], "register_case", "complete")
-    task = services.load_case(svc, refs[0], SYSTEM).task("security_risk_assessment")
+    task = cases.load_case(svc, refs[0], SYSTEM).task("security_risk_assessment")
     police = Actor("off.police", "officer", task.institution)
     inbox.move(svc, police, refs[0], task.key, "reject", reason="not_competent")
     clock.advance(timedelta(hours=28))
@@ -49,7 +49,7 @@ def frame(at, column: str):
     return next(df.value for df in at.dataframe if column in df.value.columns)
 
 
-def test_the_manager_sees_charts_and_tables_with_the_figures(console, cases):
+def test_the_manager_sees_charts_and_tables_with_the_figures(console, opened):
     at = console("mgr.co").run()
     assert not at.exception
     assert at.title[0].value == "Compliance"
@@ -104,7 +104,7 @@ def test_the_manager_sees_charts_and_tables_with_the_figures(console, cases):
     assert {b.proto.label for b in downloads} == {"Download CSV"}
 
 
-def test_filters_change_the_figures(console, cases):
+def test_filters_change_the_figures(console, opened):
     at = console("mgr.co").run()
     at.selectbox(key="cmp_institution").select("co-mininterior-coat").run()
     assert not at.exception
@@ -123,7 +123,7 @@ def test_filters_change_the_figures(console, cases):
     assert frame(at, "Country")["Completed"].tolist() == ["2"]
 
 
-def test_figures_are_formatted_for_the_language(console, cases):
+def test_figures_are_formatted_for_the_language(console, opened):
     at = console("mgr.co", locale="es").run()
     assert not at.exception
     assert at.metric[0].value == "50\xa0%"  # Spanish: a (non-breaking) space before %

@@ -16,8 +16,9 @@ from streamlit.testing.v1 import AppTest
 from institutions.domain import User
 from institutions.store import SqlDirectory
 from tests.ui.conftest import APP, PERSONAS
-from workflows import inbox, orm, services
-from workflows.access import Actor
+from workflows.domain.access import Actor
+from workflows.services import cases, inbox
+from workflows.store import tables
 
 SYSTEM = Actor.system("test")
 COMITE = User("off.comite", "co-comite-trata-narino", "officer")
@@ -25,7 +26,7 @@ PAGE = "pages/inbox.py"
 
 
 def _case(svc, registry_id: str, jurisdiction: str) -> str:
-    return services.open_case(
+    return cases.open_case(
         svc,
         svc.catalog.latest_published(registry_id),
         {"jurisdiction": jurisdiction, "minor": False, "nationality": "VE"},
@@ -39,7 +40,7 @@ def co_case(console_svc) -> str:
     """A CO case in Ipiales at characterisation (asked of the Narino territorial committee)."""
     ref = _case(console_svc, "CO-TRATA", "CO-NAR-52356")
     inbox.move(console_svc, SYSTEM, ref, "register_case", "complete")
-    services.record_consent(console_svc, ref, "assistance", True, SYSTEM)
+    cases.record_consent(console_svc, ref, "assistance", True, SYSTEM)
     inbox.move(
         console_svc,
         SYSTEM,
@@ -61,7 +62,7 @@ def lodging(console_svc, co_case) -> str:
 
 
 def _task(svc, ref: str, key: str):
-    return services.load_case(svc, ref, SYSTEM).task(key)
+    return cases.load_case(svc, ref, SYSTEM).task(key)
 
 
 def _choose(at, svc, ref: str, key: str):
@@ -121,7 +122,7 @@ def test_the_task_shows_what_the_step_shares_and_withholds_the_rest(console, con
 def test_consented_person_fields_are_shown_and_the_sharing_recorded_once(
     console, console_svc, lodging
 ):
-    services.record_consent(
+    cases.record_consent(
         console_svc, lodging, "data_sharing", True, SYSTEM, role="entidad_territorial"
     )
     at = _choose(_inbox(console), console_svc, lodging, "arrange_lodging")
@@ -135,7 +136,7 @@ def test_consented_person_fields_are_shown_and_the_sharing_recorded_once(
 
 def _shared_events(svc) -> int:
     with svc.uow() as uow:
-        query = select(func.count()).where(orm.events.c.kind == "personal_data_shared")
+        query = select(func.count()).where(tables.events.c.kind == "personal_data_shared")
         return int(uow.connection.execute(query).scalar_one())
 
 
@@ -157,7 +158,7 @@ def test_accept_then_complete_moves_the_task_and_the_case(console, console_svc, 
     at.button(key="inbox_complete_submit").click().run()
     assert not at.exception
     assert at.success[0].value == "Task completed."
-    case = services.load_case(console_svc, lodging, SYSTEM)
+    case = cases.load_case(console_svc, lodging, SYSTEM)
     assert case.task("arrange_lodging").status == "completed"
     assert case.tracks["shelter"].state == "lodged"  # its on_complete trigger fired
     assert at.info[0].value == "No tasks match these filters."  # done: out of the open list
@@ -186,7 +187,7 @@ def test_the_outcome_form_asks_the_step_s_fields(console, console_svc, co_case):
         "completed",
         {"modality": "external", "victim_abroad": False},
     )
-    assert services.load_case(console_svc, co_case, SYSTEM).tracks["care"].state != "identification"
+    assert cases.load_case(console_svc, co_case, SYSTEM).tracks["care"].state != "identification"
 
 
 def test_reject_needs_a_reason_and_re_routes_the_task(console, console_svc, lodging):
@@ -215,15 +216,15 @@ def test_reject_needs_a_reason_and_re_routes_the_task(console, console_svc, lodg
 
 def test_a_stale_form_is_refused_with_a_reload_prompt(console, console_svc, lodging):
     at = _choose(_inbox(console), console_svc, lodging, "arrange_lodging")
-    services.set_attributes(console_svc, lodging, {"risk": "medium"}, SYSTEM)  # meanwhile
-    version = services.load_case(console_svc, lodging, SYSTEM).version
+    cases.set_attributes(console_svc, lodging, {"risk": "medium"}, SYSTEM)  # meanwhile
+    version = cases.load_case(console_svc, lodging, SYSTEM).version
     at.run()  # the list is fresh, the form still shows the case as it was: a warning
     assert "has changed since you opened" in at.warning[0].value
     at.button(key="inbox_move_accept").click().run()
     assert not at.exception
     assert "changed since you loaded it" in at.error[0].value
     assert not at.success
-    assert services.load_case(console_svc, lodging, SYSTEM).version == version
+    assert cases.load_case(console_svc, lodging, SYSTEM).version == version
     assert _task(console_svc, lodging, "arrange_lodging").status == "requested"
     assert [b.key for b in at.button if b.key and b.key.startswith("inbox_")] == ["inbox_reload"]
     at.button(key="inbox_reload").click().run()

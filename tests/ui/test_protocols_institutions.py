@@ -14,9 +14,10 @@ from institutions.domain import Institution
 from institutions.hsds import write_hsds
 from institutions.store import SqlDirectory
 from tests.ui.conftest import APP, PERSONAS
-from workflows import protocol_views, services
-from workflows.access import Actor
-from workflows.errors import NotAuthorised
+from workflows.domain.access import Actor
+from workflows.domain.errors import NotAuthorised
+from workflows.queries import protocols as protocol_views
+from workflows.services import cases
 
 SYSTEM = Actor.system("test")
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "hsds-3" / "examples-csv"
@@ -72,7 +73,7 @@ def test_every_role_sees_the_protocols_in_its_language(console, console_svc):
 def test_versions_list_the_registry_and_the_pinned_cases(console, console_svc):
     loaded = console_svc.catalog.latest_published("CO-TRATA")
     for _ in range(2):
-        services.open_case(
+        cases.open_case(
             console_svc,
             loaded,
             {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
@@ -121,7 +122,7 @@ def test_routing_gaps_are_counted_for_the_admin(console, console_svc):
         migracion = [i for i in store.institutions("CO") if "migracion" in i.roles]
         store.upsert([replace(i, active=False) for i in migracion])
         uow.commit()
-    services.open_case(
+    cases.open_case(
         console_svc,
         console_svc.catalog.latest_published("CO-TRATA"),
         {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},

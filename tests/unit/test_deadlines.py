@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.schema import parse_duration
-from workflows.deadlines import add, is_business_day
+from workflows.domain.deadlines import add, is_business_day
 
 BOGOTA = ZoneInfo("America/Bogota")
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from workflows.domain import OPEN_TASK_STATUSES, Task, TaskStatus
-from workflows.errors import InvalidInput
-from workflows.lifecycle import (
+from workflows.domain.case import OPEN_TASK_STATUSES, Task, TaskStatus
+from workflows.domain.errors import InvalidInput
+from workflows.engine.tasks import (
     CANCEL_REASONS,
     FAIL_REASONS,
     HOLD_REASONS,

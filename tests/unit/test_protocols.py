@@ -7,7 +7,7 @@ from protocols.loader import load_file
 from protocols.registry import COUNTRIES_DIR
 from protocols.schema import Basis
 from ruta.cli import app
-from workflows.machine import diagram
+from workflows.engine.machine import diagram
 
 FILES = sorted(COUNTRIES_DIR.glob("*.yaml"))
 REQUIRED_TRACKS = {

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ruta.logs import redacting_factory
-from workflows.vault import (
+from workflows.store.vault import (
     Redactor,
     Vault,
     VaultError,

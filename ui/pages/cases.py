@@ -12,9 +12,10 @@ import streamlit as st
 from protocols.schema import RISK_LEVELS
 from ui import case_view, deps, i18n
 from ui.deps import _
-from workflows import casebook, services
-from workflows.access import Actor
-from workflows.errors import NotAuthorised, ReferralEngineError
+from workflows.domain.access import Actor
+from workflows.domain.errors import NotAuthorised, ReferralEngineError
+from workflows.queries import casebook
+from workflows.services import cases
 
 FILTERS = ("cases_country", "cases_state", "cases_overdue", "cases_lead", "cases_ref")
 PERSON = {
@@ -180,7 +181,7 @@ def _record_new_case() -> None:
     if isinstance(born, date):
         person["birth_date"] = born.isoformat()
     try:
-        ref = services.open_case(svc, chosen, attributes, actor, person=person or None)
+        ref = cases.open_case(svc, chosen, attributes, actor, person=person or None)
     except ReferralEngineError as exc:
         case_view.flash("error", str(exc))
         return

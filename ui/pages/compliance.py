@@ -1,8 +1,9 @@
 """Compliance (managers): on-time rates, overdue now, time per step, the care funnel,
 rejections, routing gaps and cross-border handoffs for the countries in the user's scope.
 
-Every figure comes from workflows/compliance.py (SQL aggregates, scope checked there). A link
-may name countries (`?country=CO`); one outside the user's scope is refused by the service.
+Every figure comes from workflows/queries/compliance.py (SQL aggregates, scope checked
+there). A link may name countries (`?country=CO`); one outside the user's scope is refused
+by the service.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from babel.numbers import get_decimal_symbol, get_group_symbol
 from notifications.labels import reason_label
 from ui import deps, i18n
 from ui.deps import _
-from workflows import compliance
-from workflows.compliance import Filters, Report
-from workflows.errors import NotAuthorised
+from workflows.domain.errors import NotAuthorised
+from workflows.queries import compliance
+from workflows.queries.compliance import Filters, Report
 
 actor = deps.actor()
 st.title(_("Compliance"))

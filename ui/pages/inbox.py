@@ -19,13 +19,14 @@ from institutions.errors import DirectoryError
 from protocols.schema import PERSON_FIELDS
 from ui import case_view, deps, i18n
 from ui.deps import _
-from workflows import inbox, protocol_views
-from workflows.domain import TaskStatus
-from workflows.errors import ConcurrentChange, ReferralEngineError
-from workflows.inbox import TaskView
-from workflows.inbox_queries import InboxRow
-from workflows.lifecycle import FAIL_REASONS, HOLD_REASONS, MOVES, REJECT_REASONS
-from workflows.protocol_views import OutcomeInput
+from workflows.domain.case import TaskStatus
+from workflows.domain.errors import ConcurrentChange, ReferralEngineError
+from workflows.engine.tasks import FAIL_REASONS, HOLD_REASONS, MOVES, REJECT_REASONS
+from workflows.queries import protocols as protocol_views
+from workflows.queries.protocols import OutcomeInput
+from workflows.services import inbox
+from workflows.services.inbox import TaskView
+from workflows.store.inbox import InboxRow
 
 VIEW, STALE, FLASH, CHOSEN = "inbox_view", "inbox_stale", "inbox_flash", "inbox_task"
 BUTTON_MOVES = ("receive", "accept", "start", "resume")

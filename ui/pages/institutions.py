@@ -15,8 +15,8 @@ from institutions.errors import DirectoryError
 from institutions.hsds import HsdsImport, read_hsds
 from ui import deps, i18n
 from ui.deps import _
-from workflows import protocol_views
-from workflows.errors import ReferralEngineError
+from workflows.domain.errors import ReferralEngineError
+from workflows.queries import protocols as protocol_views
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}\.(csv|json)$")
 

@@ -9,8 +9,8 @@ from protocols.loader import LoadedProtocol
 from protocols.schema import Duration
 from ui import deps, i18n
 from ui.deps import _
-from workflows import protocol_views
-from workflows.machine import diagram
+from workflows.engine.machine import diagram
+from workflows.queries import protocols as protocol_views
 
 
 def basis_labels() -> dict[str, str]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from institutions.sqltypes import UtcDateTime
-from workflows.audit import GENESIS, chain_hash
+from workflows.store.audit import GENESIS, chain_hash
 
 revision: str = "0006"
 down_revision: str | None = "0005"

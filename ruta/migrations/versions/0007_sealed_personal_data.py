@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
-from workflows.vault import Vault
+from workflows.store.vault import Vault
 
 revision: str = "0007"
 down_revision: str | None = "0006"

@@ -5,7 +5,7 @@ Revises: 0007
 Create Date: 2026-11-28
 
 The manager's figures read these narrow rows through covering indexes instead of every task
-and care event ever written (workflows/facts.py). Existing data is rebuilt into them here, in
+and care event ever written (workflows/store/facts.py). Existing data is rebuilt into them here, in
 SQL of this revision's own (the application's `facts.rebuild` may follow later schemas);
 from then on the repository adds rows in the same transaction as each change.
 """
