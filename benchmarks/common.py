@@ -28,9 +28,9 @@ from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from ruta.db import make_engine
 from workflows.domain.clocks import SimulatedClock
-from workflows.domain.ports import Clock
-from workflows.services.cases import Services
-from workflows.store.cases import SqlProtocolStore, SqlUnitOfWork
+from workflows.domain.ports import Clock, Services
+from workflows.store.protocols import SqlProtocolStore
+from workflows.store.uow import SqlUnitOfWork
 from workflows.store.vault import Vault, new_key
 
 RESULTS_DIR = Path(__file__).parent / "results"

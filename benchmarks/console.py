@@ -47,10 +47,11 @@ from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
 from workflows.domain.access import Actor
-from workflows.engine.tasks import REJECT_REASONS
+from workflows.domain.lifecycle import REJECT_REASONS
+from workflows.domain.ports import Services
 from workflows.queries import casebook, compliance
-from workflows.queries.compliance import Filters, SqlCompliance
-from workflows.services.cases import Services
+from workflows.queries.compliance import Filters
+from workflows.queries.figures import SqlCompliance
 from workflows.store import facts, tables
 
 PROTOCOLS = {"CO": "CO-TRATA", "PE": "PE-TRATA", "EC": "EC-TRATA"}

@@ -26,6 +26,7 @@ from notifications.messages import Email
 from notifications.sendgrid_sender import SendGridEmailSender
 from protocols.registry import Registry
 from workflows.domain.access import Actor
+from workflows.domain.ports import Services
 from workflows.services import cases
 from workflows.services.dispatch import compose, dispatch
 from workflows.store import tables
@@ -36,7 +37,7 @@ BENCH = Actor.system("bench")
 SENDER_ONLY = 200
 
 
-def _fill(svc: cases.Services, engine: Engine, registry: Registry, messages: int) -> int:
+def _fill(svc: Services, engine: Engine, registry: Registry, messages: int) -> int:
     co = registry.latest_published("CO-TRATA")
     o = tables.outbox
     while True:

@@ -37,7 +37,8 @@ from benchmarks.common import (
 from benchmarks.datasets import fresh
 from protocols.registry import Registry
 from workflows.domain.access import Actor
-from workflows.services import cases, inbox
+from workflows.domain.ports import Services
+from workflows.services import cases, tasks
 from workflows.store import tables
 
 ATTRS = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
@@ -126,12 +127,12 @@ class Replay:
         return write
 
 
-def _prepare(svc: cases.Services, registry: Registry, count: int) -> list[str]:
+def _prepare(svc: Services, registry: Registry, count: int) -> list[str]:
     co = registry.latest_published("CO-TRATA")
     refs = [cases.open_case(svc, co, ATTRS, BENCH) for _ in range(count)]
     for ref in refs:
         cases.record_consent(svc, ref, "assistance", True, BENCH)
-        inbox.move(svc, BENCH, ref, "register_case", "complete")
+        tasks.move(svc, BENCH, ref, "register_case", "complete")
     return refs
 
 

@@ -46,7 +46,7 @@ def worker(url: str, registry: Registry | None = None, prefect: bool = True) -> 
         import ruta.flows  # noqa: F401  (Prefect and everything the worker process holds)
     from benchmarks.common import services
     from ruta.db import make_engine
-    from workflows.services.cases import sweep
+    from workflows.services.sweep import sweep
 
     engine = make_engine(url)
     svc = services(engine, registry or Registry.scan())  # as bootstrap.registry() does

@@ -26,7 +26,7 @@ from benchmarks.common import NOW, Backend, Figure, load, services
 from benchmarks.datasets import Dataset
 from benchmarks.restore import Snapshot, due_cases
 from protocols.registry import Registry
-from workflows.services.cases import sweep
+from workflows.services.sweep import sweep
 from workflows.store import tables
 
 SIZES = (10_000, 100_000, 1_000_000)

@@ -27,7 +27,7 @@ from protocols.loader import LoadedProtocol
 from protocols.registry import Registry
 from protocols.schema import TaskSpec
 from workflows.domain import deadlines
-from workflows.engine.escalation import overdue_index, rungs
+from workflows.domain.ladder import overdue_index, rungs
 from workflows.store import tables
 
 PROTOCOLS = {"CO": "CO-TRATA", "PE": "PE-TRATA", "EC": "EC-TRATA"}

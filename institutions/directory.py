@@ -9,14 +9,16 @@ flagged as a routing gap so the gap is counted and can be closed.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 from typing import Protocol
 
 from institutions.domain import Institution, Route, User, jurisdiction_chain
-from institutions.errors import NoCoordinator
+from institutions.errors import InvalidRecord, NoCoordinator, UnknownInstitution
 
 
 class Directory(Protocol):
-    """Read access to the directory (SqlDirectory; InMemoryDirectory in tests)."""
+    """The directory as the case engine and the console use it (SqlDirectory on the unit of
+    work's connection; InMemoryDirectory in tests and for validating seed files)."""
 
     def candidates(self, country: str, role: str, jurisdiction: str) -> list[Institution]:
         """Active institutions filling `role` on the jurisdiction's chain, most specific first."""
@@ -24,10 +26,26 @@ class Directory(Protocol):
 
     def institution(self, institution_id: str) -> Institution | None: ...
 
+    def institutions(self, country: str | None = None) -> list[Institution]:
+        """Every institution (of a country), by country, jurisdiction and id."""
+        ...
+
     def user(self, username: str) -> User | None: ...
+
+    def users(self, institution_id: str | None = None) -> list[User]:
+        """Every user (of an institution), by name."""
+        ...
 
     def managers(self, country: str) -> list[User]:
         """Active managers whose scope includes the country (escalations reach them)."""
+        ...
+
+    def upsert(self, institutions: Iterable[Institution]) -> int:
+        """Insert or replace institutions (and the roles they fill); return how many."""
+        ...
+
+    def save_user(self, user: User, password_hash: str | None = None) -> None:
+        """Insert or replace a user of an institution of the directory."""
         ...
 
 
@@ -39,23 +57,40 @@ def rank(institutions: Iterable[Institution], role: str, jurisdiction: str) -> l
 
 
 def route(
+    directory: Directory, country: str, role: str, jurisdiction: str, coordinator: str
+) -> Route:
+    """Where a task for `role` goes: the most specific candidate, else the coordinator as a
+    routing gap.
+
+    Raises:
+        NoCoordinator: nobody fills the role, and nobody fills the coordinator role either.
+    """
+    found = directory.candidates(country, role, jurisdiction)
+    if found:
+        return Route(found[0].id)
+    return _gap(directory, country, coordinator, jurisdiction)
+
+
+def reroute(
     directory: Directory,
     country: str,
     role: str,
     jurisdiction: str,
     coordinator: str,
-    exclude: Collection[str] = (),
+    exclude: Collection[str],
 ) -> Route | None:
-    """Where a task for `role` goes; None when every candidate is in `exclude`.
-
-    With no candidate at all, the country's coordinator gets it as a routing gap.
-    """
+    """The next candidate after those in `exclude` (they declined); None when every one was
+    tried. With no candidate at all, the coordinator gets it as a routing gap."""
     found = directory.candidates(country, role, jurisdiction)
     for candidate in found:
         if candidate.id not in exclude:
             return Route(candidate.id)
     if found:
-        return None  # everyone who could take it was tried
+        return None
+    return _gap(directory, country, coordinator, jurisdiction)
+
+
+def _gap(directory: Directory, country: str, coordinator: str, jurisdiction: str) -> Route:
     coordinators = directory.candidates(country, coordinator, jurisdiction)
     if not coordinators:
         raise NoCoordinator(country, coordinator)
@@ -63,7 +98,7 @@ def route(
 
 
 class InMemoryDirectory:
-    """A directory held in memory: for unit tests and for validating seed files."""
+    """A directory held in memory: for tests, the in-memory unit of work and seed checks."""
 
     def __init__(self, institutions: Iterable[Institution], users: Iterable[User] = ()) -> None:
         self._institutions = {i.id: i for i in institutions}
@@ -76,12 +111,33 @@ class InMemoryDirectory:
     def institution(self, institution_id: str) -> Institution | None:
         return self._institutions.get(institution_id)
 
+    def institutions(self, country: str | None = None) -> list[Institution]:
+        found = [i for i in self._institutions.values() if country in (None, i.country)]
+        return sorted(found, key=lambda i: (i.country, i.jurisdiction, i.id))
+
     def user(self, username: str) -> User | None:
         return self._users.get(username)
 
+    def users(self, institution_id: str | None = None) -> list[User]:
+        found = [u for u in self._users.values() if institution_id in (None, u.institution)]
+        return sorted(found, key=lambda u: u.username)
+
     def managers(self, country: str) -> list[User]:
         return [
-            u
-            for u in self._users.values()
-            if u.role == "manager" and u.active and country in u.countries
+            u for u in self.users() if u.role == "manager" and u.active and country in u.countries
         ]
+
+    def upsert(self, institutions: Iterable[Institution]) -> int:
+        count = 0
+        for inst in institutions:
+            problems = inst.problems()
+            if problems:
+                raise InvalidRecord(f"Institution {inst.id!r}: {'; '.join(problems)}.")
+            self._institutions[inst.id] = replace(inst, roles=tuple(sorted(set(inst.roles))))
+            count += 1
+        return count
+
+    def save_user(self, user: User, password_hash: str | None = None) -> None:
+        if user.institution not in self._institutions:
+            raise UnknownInstitution.of_user(user.institution)
+        self._users[user.username] = user

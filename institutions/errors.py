@@ -15,7 +15,12 @@ class DirectoryError(Exception):
 
 
 class UnknownInstitution(DirectoryError, LookupError):
-    pass
+    @classmethod
+    def of_user(cls, institution_id: str) -> UnknownInstitution:
+        return cls(
+            f"No institution {institution_id!r}; users belong to an institution of the "
+            "directory (`ruta institutions list`)."
+        )
 
 
 class UnknownUser(DirectoryError, LookupError):

@@ -159,10 +159,7 @@ class SqlDirectory:
 
     def save_user(self, user: User, password_hash: str | None = None) -> None:
         if self.institution(user.institution) is None:
-            raise UnknownInstitution(
-                f"No institution {user.institution!r}; users belong to an institution of the "
-                "directory (`ruta institutions list`)."
-            )
+            raise UnknownInstitution.of_user(user.institution)
         u = orm.users
         row = dict(
             institution_id=user.institution,

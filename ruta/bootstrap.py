@@ -16,8 +16,8 @@ from ruta import keys
 from ruta.db import make_engine, upgrade
 from ruta.settings import Settings
 from workflows.domain.clocks import SimulatedClock, SystemClock
-from workflows.services.cases import Services
-from workflows.store.cases import SqlUnitOfWork
+from workflows.domain.ports import Services
+from workflows.store.uow import SqlUnitOfWork
 from workflows.store.vault import Vault, new_key
 
 

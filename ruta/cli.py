@@ -33,10 +33,10 @@ from ruta.db import current_revision, upgrade
 from ruta.scenarios import run_file
 from workflows.domain.case import OPEN_TASK_STATUSES
 from workflows.engine.machine import diagram as draw
-from workflows.services import cases
 from workflows.services.dispatch import dispatch as send_outbox
+from workflows.services.sweep import sweep as sweep_deadlines
 from workflows.store import facts, tables
-from workflows.store.cases import verify_chain
+from workflows.store.audit import verify_chain
 from workflows.store.vault import VaultError
 
 app = typer.Typer(
@@ -359,7 +359,7 @@ def demo(
 @app.command()
 def sweep() -> None:
     """Run one deadline sweep: reminders, overdue marks, escalations, deadline expiries."""
-    report = cases.sweep(bootstrap.services())
+    report = sweep_deadlines(bootstrap.services())
     skipped = f"; {len(report.skipped)} busy elsewhere" if report.skipped else ""
     _say(f"Swept {report.cases} case(s): {report.handled} rung(s) or deadline(s) handled{skipped}")
 

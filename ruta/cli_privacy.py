@@ -11,8 +11,8 @@ import typer
 from ruta import bootstrap, keys
 from ruta.settings import Settings
 from workflows.services import retention
-from workflows.store.cases import SqlUnitOfWork
 from workflows.store.rotation import key_usage, reseal
+from workflows.store.uow import SqlUnitOfWork
 from workflows.store.vault import VaultError, new_key
 
 keys_app = typer.Typer(

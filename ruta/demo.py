@@ -26,9 +26,9 @@ from protocols.yamlfile import YamlDocument
 from ruta.scenarios import run
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock, SystemClock
+from workflows.domain.ports import Services
 from workflows.services import cases
-from workflows.services.cases import Services
-from workflows.store.cases import SqlUnitOfWork
+from workflows.store.uow import SqlUnitOfWork
 from workflows.store.vault import Vault
 
 ALL_COUNTRIES = frozenset({"AR", "BO", "BR", "CO", "EC", "PE", "PY"})

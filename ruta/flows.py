@@ -15,9 +15,10 @@ from prefect import flow, serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
 from ruta import bootstrap
-from workflows.services import cases, retention
+from workflows.services import retention
 from workflows.services.dispatch import dispatch
 from workflows.services.snapshots import take_snapshot
+from workflows.services.sweep import sweep
 
 NIGHTLY_CRON = "0 2 * * *"  # nightly, in the server's time zone
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
@@ -30,7 +31,7 @@ async def deadline_sweep() -> dict[str, int]:
     """Reminders, overdue marks, escalations and deadline expiries that are due now."""
 
     def run() -> dict[str, int]:
-        report = cases.sweep(bootstrap.services())
+        report = sweep(bootstrap.services())
         return {"cases": report.cases, "handled": report.handled, "skipped": len(report.skipped)}
 
     return await asyncio.to_thread(run)

@@ -17,8 +17,9 @@ from workflows.domain.access import Actor
 from workflows.domain.case import Case, Task
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.errors import ReferralEngineError
-from workflows.services import cases, crossborder, inbox
-from workflows.services.cases import Services
+from workflows.domain.ports import Services
+from workflows.services import cases, crossborder, tasks
+from workflows.services.sweep import sweep
 
 MakeServices = Callable[[SimulatedClock, list[str]], Services]
 SYSTEM = Actor.system("scenario")
@@ -224,7 +225,7 @@ class _Runner:
         elif kind == "wait":
             self.clock.advance(_wait(a))
         elif kind == "sweep":
-            cases.sweep(svc)
+            sweep(svc)
         elif kind == "consent":
             cases.record_consent(
                 svc, self.case_ref, a["purpose"], bool(a["given"]), fp, role=a.get("role")
@@ -252,7 +253,7 @@ class _Runner:
         elif kind in TASK_MOVES:
             ref = self.target(a)
             actor = fp if kind == "cancel" else self.responder(a, ref, a["task"])
-            inbox.move(
+            tasks.move(
                 svc,
                 actor,
                 ref,
@@ -264,9 +265,9 @@ class _Runner:
             )
         elif kind == "assign":
             ref = self.target(a)
-            inbox.assign(svc, self.responder(a, ref, a["task"]), ref, a["task"], a.get("to"))
+            tasks.assign(svc, self.responder(a, ref, a["task"]), ref, a["task"], a.get("to"))
         elif kind == "refer":
-            inbox.refer(svc, fp, self.target(a), a["task"], str(a["to"]))
+            tasks.refer(svc, fp, self.target(a), a["task"], str(a["to"]))
         elif kind == "confirm_arrival":
             linked = self.linked_ref()
             case = cases.load_case(svc, self.case_ref, SYSTEM)

@@ -19,8 +19,8 @@ from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock
-from workflows.services.cases import Services
-from workflows.store.cases import SqlUnitOfWork
+from workflows.domain.ports import Services
+from workflows.store.uow import SqlUnitOfWork
 from workflows.store.vault import Vault
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -25,11 +25,11 @@ from workflows.domain.errors import (
     ReferralEngineError,
     UnknownCase,
 )
-from workflows.engine import machine
 from workflows.queries import casebook
+from workflows.queries import protocols as protocol_views
 from workflows.queries.case_list import TimelineEntry
 from workflows.queries.casebook import CaseDetail, Step
-from workflows.services import cases
+from workflows.services import cases, privacy
 
 FLASH = "cases_flash"  # (kind, message) left by a callback for the next render
 REVEAL = "cases_reveal_for"  # the case whose reveal form is open
@@ -358,7 +358,7 @@ def show_links(actor: Actor, d: CaseDetail) -> None:
 @st.cache_data(max_entries=256, show_spinner=False)
 def _diagram(content_hash: str, track: str, state: str, locale: str, _loaded: Any) -> str:
     """Protocol data only (no case data): cached per protocol version, track, state, locale."""
-    return machine.diagram(_loaded, track, "dot", current=state, locale=locale)
+    return protocol_views.diagram(_loaded, track, "dot", current=state, locale=locale)
 
 
 def show_tracks(d: CaseDetail, locale: str) -> None:
@@ -534,7 +534,7 @@ def show_person(actor: Actor, d: CaseDetail) -> None:
     if not show.button(_("Show"), key="cases_reveal_show", disabled=reason is None):
         return
     try:
-        person = casebook.reveal_person(deps.services(), actor, ref, str(reason))
+        person = privacy.reveal_person(deps.services(), actor, ref, str(reason))
     except ReferralEngineError as exc:
         st.error(str(exc))
         return

@@ -14,7 +14,7 @@ from institutions.domain import User
 from ruta import bootstrap
 from ui import i18n
 from workflows.domain.access import Actor
-from workflows.services.cases import Services
+from workflows.domain.ports import Services
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 TIMEZONES = {

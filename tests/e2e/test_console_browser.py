@@ -23,9 +23,9 @@ from ruta.serve import free_port
 from tests.conftest import TEST_KEY, VAULT
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SystemClock
+from workflows.domain.ports import Services
 from workflows.services import cases
-from workflows.services.cases import Services
-from workflows.store.cases import SqlUnitOfWork
+from workflows.store.uow import SqlUnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -18,10 +18,10 @@ from tests.conftest import VAULT
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.errors import NotAuthorised
-from workflows.queries import casebook
-from workflows.services import cases, inbox
-from workflows.services.cases import Services
-from workflows.store.cases import SqlUnitOfWork
+from workflows.domain.ports import Services
+from workflows.queries import compliance, inbox
+from workflows.services import cases, privacy, tasks
+from workflows.store.uow import SqlUnitOfWork
 
 SYSTEM = Actor.system("test")
 # obviously synthetic people, every protected field filled
@@ -90,7 +90,7 @@ def world(engine: Engine, clock: SimulatedClock) -> tuple[Services, str, str]:
         SYSTEM,
         person=PERSON_CO,
     )
-    move = inbox.move
+    move = tasks.move
     move(svc, SYSTEM, co, "register_case", "complete")
     cases.record_consent(svc, co, "assistance", True, SYSTEM)
     move(svc, SYSTEM, co, "security_risk_assessment", "complete", outcome={"risk_level": "low"})
@@ -112,17 +112,17 @@ def _actions(svc: Services, co: str, pe: str) -> dict[str, Callable[[Actor], obj
         "read PE case": lambda a: cases.load_case(svc, pe, a),
         "fire on CO case": lambda a: cases.set_attributes(svc, co, {"risk": "low"}, a),
         "fire on PE case": lambda a: cases.set_attributes(svc, pe, {"risk": "low"}, a),
-        "view CO lodging task": lambda a: inbox.view_task(svc, a, co, "arrange_lodging"),
-        "view PE police task": lambda a: inbox.view_task(svc, a, pe, "register_case_reta"),
-        "accept CO lodging task": lambda a: inbox.move(svc, a, co, "arrange_lodging", "accept"),
-        "accept PE police task": lambda a: inbox.move(svc, a, pe, "register_case_reta", "accept"),
-        "cancel CO lodging task": lambda a: inbox.move(
+        "view CO lodging task": lambda a: tasks.view_task(svc, a, co, "arrange_lodging"),
+        "view PE police task": lambda a: tasks.view_task(svc, a, pe, "register_case_reta"),
+        "accept CO lodging task": lambda a: tasks.move(svc, a, co, "arrange_lodging", "accept"),
+        "accept PE police task": lambda a: tasks.move(svc, a, pe, "register_case_reta", "accept"),
+        "cancel CO lodging task": lambda a: tasks.move(
             svc, a, co, "arrange_lodging", "cancel", reason="not_needed"
         ),
         "Ipiales inbox": lambda a: inbox.inbox(svc, a, "co-alcaldia-ipiales"),
         "Lima police inbox": lambda a: inbox.inbox(svc, a, "pe-pnp-dirctptim"),
-        "compliance CO": lambda a: inbox.compliance(svc, a, {"CO"}),
-        "compliance PE": lambda a: inbox.compliance(svc, a, {"PE"}),
+        "compliance CO": lambda a: compliance.counts(svc, a, {"CO"}),
+        "compliance PE": lambda a: compliance.counts(svc, a, {"PE"}),
     }
 
 
@@ -151,7 +151,7 @@ def test_the_ipiales_shelter_sees_its_task_but_not_the_lima_case(world):
     rows = inbox.inbox(svc, shelter)
     assert [(r.case_ref, r.task_key) for r in rows] == [(co, "arrange_lodging")]
     with pytest.raises(NotAuthorised, match="addressed to pe-pnp-dirctptim"):
-        inbox.view_task(svc, shelter, pe, "register_case_reta")
+        tasks.view_task(svc, shelter, pe, "register_case_reta")
     with pytest.raises(NotAuthorised, match="only focal points work on whole cases"):
         cases.load_case(svc, pe, shelter)
 
@@ -241,16 +241,16 @@ def test_each_persona_sees_exactly_the_fields_the_protocol_shares_with_it(world,
     cases.record_consent(svc, co, "data_sharing", True, SYSTEM, role="entidad_territorial")
     actor = PERSONAS[persona]
     probes = {
-        "CO lodging task": lambda: _projection(inbox.view_task(svc, actor, co, "arrange_lodging")),
+        "CO lodging task": lambda: _projection(tasks.view_task(svc, actor, co, "arrange_lodging")),
         "PE police task": lambda: _projection(
-            inbox.view_task(svc, actor, pe, "register_case_reta")
+            tasks.view_task(svc, actor, pe, "register_case_reta")
         ),
-        "reveal CO": lambda: sorted(casebook.reveal_person(svc, actor, co, "case_work")),
-        "reveal PE": lambda: sorted(casebook.reveal_person(svc, actor, pe, "case_work")),
-        "find CO document": lambda: casebook.find_by_document(
+        "reveal CO": lambda: sorted(privacy.reveal_person(svc, actor, co, "case_work")),
+        "reveal PE": lambda: sorted(privacy.reveal_person(svc, actor, pe, "case_work")),
+        "find CO document": lambda: privacy.find_by_document(
             svc, actor, "syn co 000111", "verification"
         ),
-        "find PE document": lambda: casebook.find_by_document(
+        "find PE document": lambda: privacy.find_by_document(
             svc, actor, "SYN-PE-000222", "verification"
         ),
     }
@@ -267,7 +267,7 @@ def test_each_persona_sees_exactly_the_fields_the_protocol_shares_with_it(world,
     assert seen == expected
 
 
-def _projection(view: inbox.TaskView) -> dict[str, list[str]]:
+def _projection(view: tasks.TaskView) -> dict[str, list[str]]:
     shared = PERSON_CO if view.country == "CO" else PERSON_PE
     for field, value in view.person.items():  # the values are the person's, unaltered
         assert value == shared[field]
@@ -280,7 +280,7 @@ def _projection(view: inbox.TaskView) -> dict[str, list[str]]:
 
 def test_a_manager_gets_counts_and_never_an_identity(world):
     svc, co, _pe = world
-    rows = inbox.compliance(svc, PERSONAS["manager CO"], {"CO"})
+    rows = compliance.counts(svc, PERSONAS["manager CO"], {"CO"})
     text = repr(rows)
     assert rows
     assert co not in text

@@ -9,9 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import FOCAL_CO, VAULT
+from workflows.domain.ports import Services
 from workflows.services import cases
-from workflows.services.cases import Services
-from workflows.store.cases import SqlUnitOfWork, verify_chain
+from workflows.store.audit import verify_chain
+from workflows.store.uow import SqlUnitOfWork
 
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
 

@@ -16,11 +16,11 @@ from tests.conftest import VAULT
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.errors import InvalidInput, NotAuthorised
+from workflows.domain.ports import Services
 from workflows.queries import casebook
-from workflows.services import cases, inbox
-from workflows.services.cases import Services
+from workflows.services import cases, privacy, tasks
 from workflows.store import tables
-from workflows.store.cases import SqlUnitOfWork
+from workflows.store.uow import SqlUnitOfWork
 
 SYSTEM = Actor.system("test")
 FP_CO = Actor("fp.co", "focal_point", "co-mininterior-coat", frozenset({"CO"}))
@@ -59,7 +59,7 @@ def world(svc: Services, clock: SimulatedClock) -> dict[str, str]:
     overdue = open_co(svc)
     clock.advance(timedelta(days=3))
     identified = open_co(svc)
-    inbox.move(svc, SYSTEM, identified, "register_case", "complete")
+    tasks.move(svc, SYSTEM, identified, "register_case", "complete")
     clock.advance(timedelta(hours=1))
     closed = open_co(svc)
     cases.fire(svc, closed, "care", "withdraw", SYSTEM)
@@ -142,8 +142,7 @@ def test_only_focal_points_use_the_casebook(svc, world, actor):
         lambda: casebook.list_cases(svc, actor),
         lambda: casebook.list_options(svc, actor),
         lambda: casebook.case_detail(svc, actor, ref),
-        lambda: casebook.allowed_steps(svc, actor, ref),
-        lambda: casebook.reveal_person(svc, actor, ref, "case_work"),
+        lambda: privacy.reveal_person(svc, actor, ref, "case_work"),
         lambda: casebook.new_case_protocols(svc, actor),
     ]
     for call in calls:
@@ -153,7 +152,7 @@ def test_only_focal_points_use_the_casebook(svc, world, actor):
 
 
 def test_allowed_steps_say_which_triggers_are_blocked_and_why(svc, world):
-    steps = casebook.allowed_steps(svc, FP_CO, world["overdue"], "en")
+    steps = casebook.case_detail(svc, FP_CO, world["overdue"], "en").steps
     care = {s.trigger: s for s in steps["care"]}
     assert care["case_registered"].allowed
     assert care["case_registered"].unmet == []
@@ -165,13 +164,13 @@ def test_allowed_steps_say_which_triggers_are_blocked_and_why(svc, world):
     assert not blocked.allowed
     assert blocked.unmet == ["consent for law_enforcement_contact has not been recorded"]
     cases.record_consent(svc, world["overdue"], "law_enforcement_contact", True, SYSTEM)
-    after = casebook.allowed_steps(svc, FP_CO, world["overdue"], "en")
+    after = casebook.case_detail(svc, FP_CO, world["overdue"], "en").steps
     assert {s.trigger: s for s in after["justice"]}["file_complaint"].allowed
-    closed = casebook.allowed_steps(svc, FP_CO, world["closed"])
+    closed = casebook.case_detail(svc, FP_CO, world["closed"]).steps
     assert all(not s.allowed for track in closed.values() for s in track)
     assert closed["care"] == []  # withdrawn is final: nothing leaves it
     with pytest.raises(NotAuthorised, match="their country scope is PE"):
-        casebook.allowed_steps(svc, FP_PE, world["overdue"])
+        casebook.case_detail(svc, FP_PE, world["overdue"])
 
 
 def test_the_case_detail_holds_the_timeline_newest_first_and_no_personal_data(svc):
@@ -191,10 +190,10 @@ def test_revealing_personal_data_records_the_reason_and_the_field_names_only(svc
     ref = open_co(svc, person=SYNTHETIC)
     version = cases.load_case(svc, ref, SYSTEM).version
     with pytest.raises(InvalidInput, match="reasons: case_work, contact_person"):
-        casebook.reveal_person(svc, FP_CO, ref, "curiosity")
+        privacy.reveal_person(svc, FP_CO, ref, "curiosity")
     with pytest.raises(NotAuthorised, match="their country scope is PE"):
-        casebook.reveal_person(svc, FP_PE, ref, "case_work")
-    assert casebook.reveal_person(svc, FP_CO, ref, "verification") == SYNTHETIC
+        privacy.reveal_person(svc, FP_PE, ref, "case_work")
+    assert privacy.reveal_person(svc, FP_CO, ref, "verification") == SYNTHETIC
     e = tables.events
     with engine.connect() as conn:
         rows = conn.execute(

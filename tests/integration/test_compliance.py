@@ -37,6 +37,7 @@ from workflows.domain.access import Actor
 from workflows.domain.case import Event
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.errors import NotAuthorised
+from workflows.domain.ports import Services
 from workflows.queries import compliance
 from workflows.queries.compliance import (
     Filters,
@@ -46,13 +47,13 @@ from workflows.queries.compliance import (
     OnTime,
     Overdue,
     Rejection,
-    SqlCompliance,
     StepTime,
 )
-from workflows.services import cases, inbox
-from workflows.services.cases import Services
+from workflows.queries.figures import SqlCompliance
+from workflows.services import cases, tasks
+from workflows.services.sweep import sweep
 from workflows.store import facts, tables
-from workflows.store.cases import SqlUnitOfWork
+from workflows.store.uow import SqlUnitOfWork
 
 ME = FOCAL_CO
 ADULT = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
@@ -67,17 +68,17 @@ def figures(svc, test_protocol, clock) -> dict[str, str]:
     b = cases.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
     c = cases.open_case(svc, test_protocol, ADULT, ME)
     clock.advance(timedelta(hours=2))
-    inbox.move(svc, ME, a, "characterise", "complete", outcome={"modality": "internal"})
+    tasks.move(svc, ME, a, "characterise", "complete", outcome={"modality": "internal"})
     cases.record_consent(svc, a, "assistance", True, ME)
     cases.fire(svc, a, "care", "admit_immediate", ME)
     clock.advance(timedelta(hours=4))
     ipiales = officer("test-shelter-ipiales")
-    inbox.move(svc, ipiales, a, "lodge", "reject", reason="no_capacity")
-    inbox.move(svc, ipiales, a, "find_bed", "complete")
+    tasks.move(svc, ipiales, a, "lodge", "reject", reason="no_capacity")
+    tasks.move(svc, ipiales, a, "find_bed", "complete")
     clock.advance(timedelta(hours=22))
-    inbox.move(svc, ME, b, "characterise", "complete", outcome={"modality": "external"})
+    tasks.move(svc, ME, b, "characterise", "complete", outcome={"modality": "external"})
     clock.advance(timedelta(hours=8))  # T0+36h
-    inbox.move(svc, officer("test-shelter-narino"), a, "lodge", "complete")
+    tasks.move(svc, officer("test-shelter-narino"), a, "lodge", "complete")
     return {"A": a, "B": b, "C": c}
 
 
@@ -113,7 +114,7 @@ def test_overdue_now_per_country_and_institution(svc, figures, clock):
 
 
 def test_a_task_on_hold_is_not_overdue(svc, figures, clock):
-    inbox.move(svc, ME, figures["C"], "characterise", "hold", reason="waiting_for_person")
+    tasks.move(svc, ME, figures["C"], "characterise", "hold", reason="waiting_for_person")
     assert compliance.report(svc, MANAGER_CO).overdue == []
 
 
@@ -136,7 +137,7 @@ def test_the_care_funnel_counts_cases_that_ever_reached_each_state_in_protocol_o
         FunnelStep("CO-TEST", "immediate", 1, "Immediate"),
     ]
     clock.advance(timedelta(days=6))  # A's immediate period expires: it moves on to review
-    cases.sweep(svc)
+    sweep(svc)
     funnel = compliance.report(svc, MANAGER_CO, locale="en").funnel
     assert [(f.state, f.cases) for f in funnel] == [
         ("reported", 3),

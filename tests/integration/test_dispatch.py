@@ -16,11 +16,11 @@ from notifications.senders import InMemoryEmailSender, Permanent, RetryLater
 from notifications.sendgrid_sender import SendGridEmailSender
 from tests.conftest import FOCAL_CO, VAULT
 from tests.fakes import FakeSendGrid, Reply
+from workflows.domain.ports import Services
 from workflows.services import cases
-from workflows.services.cases import Services
 from workflows.services.dispatch import MAX_ATTEMPTS, dispatch
 from workflows.store import tables
-from workflows.store.cases import SqlUnitOfWork
+from workflows.store.uow import SqlUnitOfWork
 
 CONSOLE = "http://127.0.0.1:8501"
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}

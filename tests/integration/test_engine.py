@@ -15,9 +15,10 @@ from workflows.domain.errors import (
     InvalidInput,
     TransitionNotAllowed,
 )
-from workflows.services import cases, inbox
+from workflows.services import cases, tasks
+from workflows.services.sweep import sweep
 from workflows.store import tables
-from workflows.store.cases import SqlUnitOfWork
+from workflows.store.uow import SqlUnitOfWork
 
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
 ME = FOCAL_CO
@@ -32,7 +33,7 @@ def open_adult(svc, test_protocol) -> str:
 
 
 def to_immediate(svc, ref):
-    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
+    tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     cases.record_consent(svc, ref, "assistance", True, ME)
     cases.fire(svc, ref, "care", "admit_immediate", ME)
 
@@ -54,7 +55,7 @@ def test_opening_a_case_pins_the_protocol_and_opens_tasks_with_deadlines(svc, te
 
 def test_completing_a_task_fires_its_trigger_and_records_the_outcome(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
-    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "external"})
+    tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "external"})
     case = cases.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "identified"
     assert [t.key for t in case.open_tasks()] == ["admit"]
@@ -64,9 +65,9 @@ def test_completing_a_task_fires_its_trigger_and_records_the_outcome(svc, test_p
 def test_an_outcome_outside_the_protocol_is_refused_and_nothing_changes(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
     with pytest.raises(InvalidInput, match="one of: internal, external"):
-        inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "abroad"})
+        tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "abroad"})
     with pytest.raises(InvalidInput, match="allowed: modality"):
-        inbox.move(svc, ME, ref, "characterise", "complete", outcome={"name": "x"})
+        tasks.move(svc, ME, ref, "characterise", "complete", outcome={"name": "x"})
     case = cases.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "reported"
     assert case.version == 1
@@ -84,7 +85,7 @@ def test_an_illegal_trigger_is_refused_with_the_allowed_triggers(svc, test_proto
 
 def test_a_guarded_trigger_names_the_unmet_conditions(svc, test_protocol):
     ref = open_adult(svc, test_protocol)
-    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
+    tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     with pytest.raises(GuardFailed, match="consent for assistance has not been recorded"):
         cases.fire(svc, ref, "care", "admit_immediate", ME)
     cases.record_consent(svc, ref, "assistance", False, ME)
@@ -102,7 +103,7 @@ def test_second_writer_on_a_stale_version_gets_a_reload_error_and_nothing_is_los
 ):
     ref = open_adult(svc, test_protocol)
     loaded = cases.load_case(svc, ref, ME).version
-    inbox.move(
+    tasks.move(
         svc,
         ME,
         ref,
@@ -136,10 +137,10 @@ def test_hold_stops_the_clock_and_resume_moves_the_due_time(svc, test_protocol, 
     ref = open_adult(svc, test_protocol)
     due = cases.load_case(svc, ref, ME).task("characterise").due_at
     clock.advance(timedelta(hours=2))
-    inbox.move(svc, ME, ref, "characterise", "hold", reason="waiting_for_person")
+    tasks.move(svc, ME, ref, "characterise", "hold", reason="waiting_for_person")
     clock.advance(timedelta(hours=30))
-    assert cases.sweep(svc).handled == 0  # on hold: never overdue
-    inbox.move(svc, ME, ref, "characterise", "resume")
+    assert sweep(svc).handled == 0  # on hold: never overdue
+    tasks.move(svc, ME, ref, "characterise", "resume")
     task = cases.load_case(svc, ref, ME).task("characterise")
     assert task.status == "requested"
     assert task.due_at == due + timedelta(hours=30)
@@ -165,12 +166,12 @@ def test_sweep_marks_overdue_fires_expiry_and_is_idempotent(svc, test_protocol, 
     ref = open_adult(svc, test_protocol)
     to_immediate(svc, ref)
     clock.advance(timedelta(days=6))
-    report = cases.sweep(svc)
+    report = sweep(svc)
     assert report.cases == 1
     case = cases.load_case(svc, ref, ME)
     assert case.tracks["care"].state == "review"  # on_expiry: period_expired
     assert [t.key for t in case.open_tasks() if t.overdue_at] == ["find_bed"]
-    assert cases.sweep(svc).handled == 0
+    assert sweep(svc).handled == 0
     with engine.connect() as conn:
         kinds = conn.execute(
             select(tables.outbox.c.template, func.count()).group_by(tables.outbox.c.template)
@@ -212,7 +213,7 @@ def test_a_running_case_keeps_its_pinned_protocol_when_the_file_changes(svc, tes
     )
     assert edited.content_hash != test_protocol.content_hash
     newer = cases.open_case(svc, edited, ADULT, ME)
-    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
+    tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     assert cases.load_case(svc, ref, ME).protocol_version == "1"
     assert cases.load_case(svc, newer, ME).task("characterise").due_at == at(
         "2026-03-05T09:00:00-05:00"
@@ -223,7 +224,7 @@ def test_a_running_case_keeps_its_pinned_protocol_when_the_file_changes(svc, tes
 
 def test_minor_opens_child_protection_and_legal_basis_stands_in_for_consent(svc, test_protocol):
     ref = cases.open_case(svc, test_protocol, {**ADULT, "minor": True}, ME)
-    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
+    tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     cases.record_consent(
         svc, ref, "assistance", True, ME, legal_basis="Ley 1098 de 2006 (Código de la Infancia)"
     )

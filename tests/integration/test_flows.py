@@ -15,10 +15,10 @@ from ruta.db import upgrade
 from tests.conftest import TEST_KEY, VAULT
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock, SystemClock
+from workflows.domain.ports import Services
 from workflows.services import cases
-from workflows.services.cases import Services
 from workflows.store import tables
-from workflows.store.cases import SqlUnitOfWork
+from workflows.store.uow import SqlUnitOfWork
 
 # Prefect's harness leaves client sockets to the garbage collector and its SQLite server logs
 # "database is locked" now and then (reference/standards-and-libraries.md section 5.6):

@@ -19,9 +19,11 @@ from protocols.loader import from_text
 from tests.conftest import FIXTURES, FOCAL_CO, SYSTEM, officer
 from workflows.domain.access import Actor
 from workflows.domain.errors import ConcurrentChange, InvalidInput, NotAuthorised, TaskNotOpen
-from workflows.services import cases, inbox
+from workflows.domain.ports import ComplianceCounts
+from workflows.queries import compliance, inbox
+from workflows.services import cases, tasks
+from workflows.services.sweep import sweep
 from workflows.store import tables
-from workflows.store.inbox import ComplianceCounts
 
 ME = FOCAL_CO
 IPIALES = officer("test-shelter-ipiales")
@@ -38,7 +40,7 @@ def open_case(svc, protocol, attributes=IN_IPIALES, person=None) -> str:
 
 def to_immediate(svc, ref: str) -> None:
     """Characterise, consent to assistance, admit: `lodge` and `find_bed` go to shelters."""
-    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
+    tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     cases.record_consent(svc, ref, "assistance", True, ME)
     cases.fire(svc, ref, "care", "admit_immediate", ME)
 
@@ -73,7 +75,7 @@ def outbox(engine: Engine, ref: str, template: str) -> list[str]:
         return list(conn.execute(query).scalars())
 
 
-def tasks(svc, ref: str, key: str) -> list[tuple[str, str, str]]:
+def task_rows(svc, ref: str, key: str) -> list[tuple[str, str, str]]:
     """(institution, status, routing) of every task with this key, oldest first."""
     case = cases.load_case(svc, ref, ME)
     return [(t.institution, t.status, t.routing) for t in case.tasks if t.key == key]
@@ -84,21 +86,21 @@ def tasks(svc, ref: str, key: str) -> list[tuple[str, str, str]]:
 
 def test_a_forbidden_move_names_the_allowed_ones_and_changes_nothing(svc, test_protocol):
     ref = immediate(svc, test_protocol)
-    inbox.move(svc, IPIALES, ref, "lodge", "accept")
+    tasks.move(svc, IPIALES, ref, "lodge", "accept")
     version = cases.load_case(svc, ref, ME).version
     with pytest.raises(TaskNotOpen) as info:
-        inbox.move(svc, IPIALES, ref, "lodge", "reject", reason="no_capacity")
+        tasks.move(svc, IPIALES, ref, "lodge", "reject", reason="no_capacity")
     assert "is accepted; 'reject' is allowed only from requested, received" in str(info.value)
     assert "(allowed now: start, hold, complete, cancel)" in str(info.value)
     assert cases.load_case(svc, ref, ME).version == version
-    inbox.move(svc, IPIALES, ref, "lodge", "hold", reason="waiting_for_documents")
+    tasks.move(svc, IPIALES, ref, "lodge", "hold", reason="waiting_for_documents")
     version = cases.load_case(svc, ref, ME).version
     with pytest.raises(
         TaskNotOpen, match=r"on hold; resume it first \(allowed now: resume, cancel"
     ):
-        inbox.move(svc, IPIALES, ref, "lodge", "complete")
+        tasks.move(svc, IPIALES, ref, "lodge", "complete")
     with pytest.raises(TaskNotOpen, match="'fail' is allowed only from in-progress"):
-        inbox.move(svc, IPIALES, ref, "find_bed", "fail", reason="other", note="no beds")
+        tasks.move(svc, IPIALES, ref, "find_bed", "fail", reason="other", note="no beds")
     case = cases.load_case(svc, ref, ME)
     assert case.version == version
     assert (case.task("lodge").status, case.task("find_bed").status) == ("on-hold", "requested")
@@ -106,19 +108,19 @@ def test_a_forbidden_move_names_the_allowed_ones_and_changes_nothing(svc, test_p
 
 def test_an_ended_task_cannot_move_again(svc, test_protocol):
     ref = open_case(svc, test_protocol)
-    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
+    tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "internal"})
     with pytest.raises(TaskNotOpen, match="'characterise' .* is completed; only open tasks"):
-        inbox.move(svc, ME, ref, "characterise", "start")
+        tasks.move(svc, ME, ref, "characterise", "start")
 
 
 def test_start_and_complete_from_requested_record_the_implied_moves_in_order(
     svc, test_protocol, engine
 ):
     ref = open_case(svc, test_protocol)
-    inbox.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "external"})
+    tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "external"})
     kinds = [kind for kind, _ in events(engine, ref, task="characterise")]
     assert kinds == ["task_opened", "task_accepted", "task_started", "task_completed"]
-    inbox.move(svc, ME, ref, "admit", "start")
+    tasks.move(svc, ME, ref, "admit", "start")
     kinds = [kind for kind, _ in events(engine, ref, task="admit")]
     assert kinds == ["task_opened", "task_accepted", "task_started"]
     assert cases.load_case(svc, ref, ME).task("admit").status == "in-progress"
@@ -127,10 +129,10 @@ def test_start_and_complete_from_requested_record_the_implied_moves_in_order(
 def test_cancel_is_the_requesters_move_not_the_responders(svc, test_protocol, engine):
     ref = immediate(svc, test_protocol)
     with pytest.raises(NotAuthorised, match="only the requester .* can cancel"):
-        inbox.move(svc, IPIALES, ref, "lodge", "cancel", reason="not_needed")
+        tasks.move(svc, IPIALES, ref, "lodge", "cancel", reason="not_needed")
     with pytest.raises(InvalidInput, match="A cancel needs a reason"):
-        inbox.move(svc, ME, ref, "lodge", "cancel")
-    inbox.move(svc, ME, ref, "lodge", "cancel", reason="duplicate")
+        tasks.move(svc, ME, ref, "lodge", "cancel")
+    tasks.move(svc, ME, ref, "lodge", "cancel", reason="duplicate")
     task = cases.load_case(svc, ref, ME).task("lodge")
     assert (task.status, task.reason) == ("cancelled", "duplicate")
     assert outbox(engine, ref, "task_cancelled") == ["test-shelter-ipiales"]
@@ -145,13 +147,13 @@ def test_reassign_only_to_an_active_user_of_the_same_institution(svc, test_proto
     ref = immediate(svc, test_protocol)
     for who in ("old.ipiales", "bea.narino", "nobody"):
         with pytest.raises(NotAuthorised, match=f"only to an active user of .*{who!r}"):
-            inbox.assign(svc, IPIALES, ref, "lodge", who)
+            tasks.assign(svc, IPIALES, ref, "lodge", who)
     with pytest.raises(NotAuthorised, match="addressed to test-shelter-ipiales"):
-        inbox.assign(svc, NARINO, ref, "lodge", "bea.narino")
-    inbox.assign(svc, IPIALES, ref, "lodge", "ana.ipiales")
+        tasks.assign(svc, NARINO, ref, "lodge", "bea.narino")
+    tasks.assign(svc, IPIALES, ref, "lodge", "ana.ipiales")
     (row,) = [r for r in inbox.inbox(svc, IPIALES) if r.task_key == "lodge"]
     assert row.owner == "ana.ipiales"
-    inbox.assign(svc, IPIALES, ref, "lodge", None)
+    tasks.assign(svc, IPIALES, ref, "lodge", None)
     assert cases.load_case(svc, ref, ME).task("lodge").owner is None
 
 
@@ -161,25 +163,25 @@ def test_hold_stops_the_clock_the_sweep_skips_it_and_resume_moves_the_due_time(
     ref = immediate(svc, test_protocol)
     due = cases.load_case(svc, ref, ME).task("lodge").due_at
     clock.advance(timedelta(hours=2))
-    inbox.move(svc, IPIALES, ref, "lodge", "accept")
-    inbox.move(svc, IPIALES, ref, "lodge", "hold", reason="waiting_for_person")
+    tasks.move(svc, IPIALES, ref, "lodge", "accept")
+    tasks.move(svc, IPIALES, ref, "lodge", "hold", reason="waiting_for_person")
     clock.advance(timedelta(hours=30))  # past the 24 hours, but on hold
-    cases.sweep(svc)
+    sweep(svc)
     case = cases.load_case(svc, ref, ME)
     assert case.task("lodge").overdue_at is None
     assert case.task("find_bed").overdue_at is not None  # not held: overdue after 12 hours
-    (counts,) = inbox.compliance(svc, SYSTEM, {"CO"})
+    (counts,) = compliance.counts(svc, SYSTEM, {"CO"})
     assert counts.overdue_now == 1  # find_bed only
-    inbox.move(svc, IPIALES, ref, "lodge", "resume")
+    tasks.move(svc, IPIALES, ref, "lodge", "resume")
     task = cases.load_case(svc, ref, ME).task("lodge")
     assert task.status == "accepted"  # back to the status it had
     assert task.due_at == due + timedelta(hours=30)
     assert task.next_action_at == task.due_at
     clock.advance(timedelta(hours=21))  # 22 of the 24 hours were left when it was held
-    cases.sweep(svc)
+    sweep(svc)
     assert cases.load_case(svc, ref, ME).task("lodge").overdue_at is None
     clock.advance(timedelta(hours=2))
-    cases.sweep(svc)
+    sweep(svc)
     assert cases.load_case(svc, ref, ME).task("lodge").overdue_at is not None
 
 
@@ -191,11 +193,11 @@ def test_reject_reroutes_to_each_candidate_then_returns_the_task_to_the_lead(
 ):
     ref = immediate(svc, test_protocol)
     with pytest.raises(InvalidInput, match="reason 'other' needs a note"):
-        inbox.move(svc, IPIALES, ref, "lodge", "reject", reason="other")
-    inbox.move(svc, IPIALES, ref, "lodge", "reject", reason="no_capacity")
-    inbox.move(svc, NARINO, ref, "lodge", "reject", reason="other", note="roof repairs")
-    inbox.move(svc, NATIONAL, ref, "lodge", "reject", reason="out_of_jurisdiction")
-    assert tasks(svc, ref, "lodge") == [
+        tasks.move(svc, IPIALES, ref, "lodge", "reject", reason="other")
+    tasks.move(svc, IPIALES, ref, "lodge", "reject", reason="no_capacity")
+    tasks.move(svc, NARINO, ref, "lodge", "reject", reason="other", note="roof repairs")
+    tasks.move(svc, NATIONAL, ref, "lodge", "reject", reason="out_of_jurisdiction")
+    assert task_rows(svc, ref, "lodge") == [
         ("test-shelter-ipiales", "rejected", "directory"),
         ("test-shelter-narino", "rejected", "rerouted"),
         ("test-shelter-national", "rejected", "rerouted"),
@@ -225,25 +227,25 @@ def test_the_focal_point_refers_a_returned_task_to_an_institution_filling_the_ro
         SqlDirectory(conn).upsert([carchi])
     ref = immediate(svc, test_protocol)
     for shelter in (IPIALES, NARINO, NATIONAL):
-        inbox.move(svc, shelter, ref, "lodge", "reject", reason="no_capacity")
+        tasks.move(svc, shelter, ref, "lodge", "reject", reason="no_capacity")
     with pytest.raises(NotAuthorised, match="only the requester"):
-        inbox.refer(svc, IPIALES, ref, "lodge", "test-shelter-ipiales")
+        tasks.refer(svc, IPIALES, ref, "lodge", "test-shelter-ipiales")
     with pytest.raises(InvalidInput, match="test-prosecutor does not fill the role shelter"):
-        inbox.refer(svc, ME, ref, "lodge", "test-prosecutor")
+        tasks.refer(svc, ME, ref, "lodge", "test-prosecutor")
     with pytest.raises(InvalidInput, match="No active institution 'test-shelter-pasto-closed'"):
-        inbox.refer(svc, ME, ref, "lodge", "test-shelter-pasto-closed")
+        tasks.refer(svc, ME, ref, "lodge", "test-shelter-pasto-closed")
     with pytest.raises(InvalidInput, match="No active institution 'nowhere'"):
-        inbox.refer(svc, ME, ref, "lodge", "nowhere")
+        tasks.refer(svc, ME, ref, "lodge", "nowhere")
     with pytest.raises(InvalidInput, match="test-shelter-carchi is in EC; .* in CO"):
-        inbox.refer(svc, ME, ref, "lodge", "test-shelter-carchi")  # a border is a handoff
-    inbox.refer(svc, ME, ref, "lodge", "test-shelter-narino")
-    assert tasks(svc, ref, "lodge")[-1] == ("test-shelter-narino", "requested", "referred")
+        tasks.refer(svc, ME, ref, "lodge", "test-shelter-carchi")  # a border is a handoff
+    tasks.refer(svc, ME, ref, "lodge", "test-shelter-narino")
+    assert task_rows(svc, ref, "lodge")[-1] == ("test-shelter-narino", "requested", "referred")
     assert [r.task_key for r in inbox.inbox(svc, NARINO)] == ["lodge"]
     assert [r.task_key for r in inbox.inbox(svc, ME)] == []
     assert outbox(engine, ref, "task_assigned")[-1] == "test-shelter-narino"
-    inbox.move(svc, NARINO, ref, "lodge", "accept")
+    tasks.move(svc, NARINO, ref, "lodge", "accept")
     with pytest.raises(TaskNotOpen, match="only a task nobody has taken up yet"):
-        inbox.refer(svc, ME, ref, "lodge", "test-shelter-national")
+        tasks.refer(svc, ME, ref, "lodge", "test-shelter-national")
 
 
 # --- what an institution sees -------------------------------------------------------
@@ -269,19 +271,19 @@ def test_a_task_view_shares_only_the_steps_fields_and_person_fields_only_with_co
     person = {"given_name": "Synthetica", "family_name": "Testera", "document_number": "SYN-9"}
     ref = open_case(svc, sharing_protocol, person=person)
     to_immediate(svc, ref)
-    view = inbox.view_task(svc, IPIALES, ref, "lodge")
+    view = tasks.view_task(svc, IPIALES, ref, "lodge")
     assert view.attributes == {"jurisdiction": "CO-NAR-52356", "minor": False}
     assert view.person == {}
     assert view.withheld == ["given_name", "document_number"]
     assert view.moves == ["receive", "accept", "reject", "start", "hold", "complete", "cancel"]
-    assert inbox.view_task(svc, IPIALES, ref, "find_bed").attributes == {}  # shares nothing
+    assert tasks.view_task(svc, IPIALES, ref, "find_bed").attributes == {}  # shares nothing
     cases.record_consent(svc, ref, "data_sharing", True, ME, role="committee")
-    assert inbox.view_task(svc, IPIALES, ref, "lodge").person == {}  # another role's consent
+    assert tasks.view_task(svc, IPIALES, ref, "lodge").person == {}  # another role's consent
     assert not [k for k, _ in events(engine, ref) if k == "personal_data_shared"]
 
     cases.record_consent(svc, ref, "data_sharing", True, ME, role="shelter")
     version = cases.load_case(svc, ref, ME).version
-    view = inbox.view_task(svc, IPIALES, ref, "lodge")
+    view = tasks.view_task(svc, IPIALES, ref, "lodge")
     assert view.person == {"given_name": "Synthetica", "document_number": "SYN-9"}
     assert view.withheld == []
     assert "family_name" not in view.person  # not shared by the step, consent or not
@@ -300,18 +302,18 @@ def test_a_task_view_shares_only_the_steps_fields_and_person_fields_only_with_co
     for role in ("manager", "admin"):  # of the same institution: no case data, no identity
         other = Actor(f"{role}@ipiales", role, "test-shelter-ipiales", frozenset({"CO"}))
         with pytest.raises(NotAuthorised, match="may not see task 'lodge'"):
-            inbox.view_task(svc, other, ref, "lodge")
+            tasks.view_task(svc, other, ref, "lodge")
 
 
 def test_general_consent_to_share_data_covers_every_role_until_withdrawn(svc, sharing_protocol):
     ref = open_case(svc, sharing_protocol, person={"given_name": "Synthetica"})
     cases.record_consent(svc, ref, "data_sharing", True, ME)
     to_immediate(svc, ref)
-    assert inbox.view_task(svc, IPIALES, ref, "lodge").person == {"given_name": "Synthetica"}
+    assert tasks.view_task(svc, IPIALES, ref, "lodge").person == {"given_name": "Synthetica"}
     cases.record_consent(svc, ref, "data_sharing", False, ME, role="shelter")
     case = cases.load_case(svc, ref, ME)
     assert case.task("lodge").status == "cancelled"  # withdrawn for the role: its tasks end
-    view = inbox.view_task(svc, IPIALES, ref, "lodge")
+    view = tasks.view_task(svc, IPIALES, ref, "lodge")
     assert (view.person, view.withheld, view.moves) == ({}, ["given_name", "document_number"], [])
 
 
@@ -322,7 +324,7 @@ def test_the_inbox_lists_only_the_institutions_tasks_with_filters(svc, test_prot
     first = immediate(svc, test_protocol)
     clock.advance(timedelta(hours=1))
     second = immediate(svc, test_protocol)
-    inbox.move(svc, IPIALES, second, "lodge", "accept")
+    tasks.move(svc, IPIALES, second, "lodge", "accept")
     start = cases.load_case(svc, first, ME).opened_at
 
     def listed(actor=IPIALES, **filters) -> list[tuple[str, str]]:
@@ -363,11 +365,11 @@ def test_compliance_counts_on_time_late_overdue_rejected_and_routing_gaps(
     svc, test_protocol, clock
 ):
     ref = immediate(svc, test_protocol, MINOR)  # characterise: completed on time
-    inbox.move(svc, IPIALES, ref, "lodge", "reject", reason="no_capacity")  # -> Narino
+    tasks.move(svc, IPIALES, ref, "lodge", "reject", reason="no_capacity")  # -> Narino
     clock.advance(timedelta(hours=13))
-    inbox.move(svc, IPIALES, ref, "find_bed", "complete")  # due in 12 hours: late
+    tasks.move(svc, IPIALES, ref, "find_bed", "complete")  # due in 12 hours: late
     clock.advance(timedelta(hours=12))  # lodge in Narino is now overdue (due in 24 hours)
-    assert inbox.compliance(svc, SYSTEM, {"CO"}) == [
+    assert compliance.counts(svc, SYSTEM, {"CO"}) == [
         ComplianceCounts(
             country="CO",
             open=2,  # lodge in Narino, best_interests_determination (a gap)
@@ -379,12 +381,12 @@ def test_compliance_counts_on_time_late_overdue_rejected_and_routing_gaps(
             routing_gaps=1,
         )
     ]
-    assert inbox.compliance(svc, SYSTEM, {"CO"})[0].on_time_rate == 0.5
-    assert inbox.compliance(svc, SYSTEM, {"PE"}) == []
-    assert inbox.routing_gaps(svc, SYSTEM, {"CO"}) == [("CO", "child_authority", 1)]
-    assert inbox.routing_gaps(svc, ME) == [("CO", "child_authority", 1)]
+    assert compliance.counts(svc, SYSTEM, {"CO"})[0].on_time_rate == 0.5
+    assert compliance.counts(svc, SYSTEM, {"PE"}) == []
+    assert compliance.routing_gaps(svc, SYSTEM, {"CO"}) == [("CO", "child_authority", 1)]
+    assert compliance.routing_gaps(svc, ME) == [("CO", "child_authority", 1)]
     with pytest.raises(NotAuthorised, match="may not read compliance for PE"):
-        inbox.routing_gaps(svc, ME, {"CO", "PE"})
+        compliance.routing_gaps(svc, ME, {"CO", "PE"})
 
 
 def test_a_minors_child_protection_task_is_a_routing_gap_for_the_coordinator(
@@ -400,10 +402,10 @@ def test_a_minors_child_protection_task_is_a_routing_gap_for_the_coordinator(
     coordination = officer("test-coordination")
     assert [r.routing for r in inbox.inbox(svc, coordination)] == ["gap"]
     open_case(svc, test_protocol)  # an adult's case adds no gap
-    assert inbox.routing_gaps(svc, SYSTEM, {"CO"}) == [("CO", "child_authority", 1)]
+    assert compliance.routing_gaps(svc, SYSTEM, {"CO"}) == [("CO", "child_authority", 1)]
     # the coordinator cannot do it either: nobody else fills the role, so it goes back
-    inbox.move(svc, coordination, ref, task.key, "reject", reason="not_competent")
-    assert tasks(svc, ref, task.key) == [
+    tasks.move(svc, coordination, ref, task.key, "reject", reason="not_competent")
+    assert task_rows(svc, ref, task.key) == [
         ("test-coordination", "rejected", "gap"),
         ("test-lead", "requested", "returned"),
     ]
@@ -472,13 +474,13 @@ def test_a_legal_basis_keeps_the_child_protection_referral_when_consent_is_withd
 def test_an_inbox_move_on_a_stale_version_is_refused_and_nothing_changes(svc, test_protocol):
     ref = immediate(svc, test_protocol)
     loaded = cases.load_case(svc, ref, ME).version
-    inbox.move(svc, IPIALES, ref, "lodge", "accept", expected_version=loaded)
+    tasks.move(svc, IPIALES, ref, "lodge", "accept", expected_version=loaded)
     with pytest.raises(ConcurrentChange, match="changed since you loaded it"):
-        inbox.move(
+        tasks.move(
             svc, IPIALES, ref, "find_bed", "hold", reason="security", expected_version=loaded
         )
     with pytest.raises(ConcurrentChange):
-        inbox.assign(svc, IPIALES, ref, "lodge", None, expected_version=loaded)
+        tasks.assign(svc, IPIALES, ref, "lodge", None, expected_version=loaded)
     case = cases.load_case(svc, ref, ME)
     assert case.version == loaded + 1
     assert (case.task("lodge").status, case.task("find_bed").status) == ("accepted", "requested")

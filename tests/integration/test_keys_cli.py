@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from ruta import bootstrap
 from ruta.cli import app
 from workflows.domain.access import Actor
-from workflows.services import cases, inbox
+from workflows.services import cases, tasks
 from workflows.store import tables
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -125,7 +125,7 @@ def test_purge_lists_then_purges_nothing_on_a_fresh_database(home):
 def test_compliance_rebuild_finds_and_repairs_a_read_model_out_of_step(home):
     assert cli("init")[0] == 0
     ref = open_case()
-    inbox.move(bootstrap.services(), Actor.system("test"), ref, "register_case", "complete")
+    tasks.move(bootstrap.services(), Actor.system("test"), ref, "register_case", "complete")
     code, out = cli("compliance", "rebuild", "--check")
     assert code == 0, out
     assert "in step: 1 completed task(s), 2 care state(s) reached" in out

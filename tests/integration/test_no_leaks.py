@@ -21,7 +21,7 @@ from ruta.scenarios import run
 from tests.conftest import VAULT
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.errors import ReferralEngineError
-from workflows.services.cases import Services
+from workflows.domain.ports import Services
 from workflows.services.dispatch import dispatch
 
 

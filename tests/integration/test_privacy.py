@@ -19,12 +19,12 @@ from tests.conftest import VAULT
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.errors import InvalidInput
-from workflows.queries import casebook
-from workflows.services import cases, inbox, retention
-from workflows.services.cases import Services
+from workflows.domain.ports import Services
+from workflows.services import cases, privacy, retention, tasks
 from workflows.store import tables
-from workflows.store.cases import SqlUnitOfWork, verify_chain
+from workflows.store.audit import verify_chain
 from workflows.store.rotation import key_usage, reseal
+from workflows.store.uow import SqlUnitOfWork
 from workflows.store.vault import Vault, VaultError, new_key
 
 SYSTEM = Actor.system("test")
@@ -63,7 +63,7 @@ def open_case(svc: Services, person: dict[str, str] = PERSON) -> str:
     attrs = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
     ref = cases.open_case(svc, loaded, attrs, SYSTEM, person=person)
     # a task note is free text: protected like the person record
-    inbox.move(svc, SYSTEM, ref, "register_case", "hold", reason="other", note=NOTE)
+    tasks.move(svc, SYSTEM, ref, "register_case", "hold", reason="other", note=NOTE)
     return ref
 
 
@@ -93,7 +93,7 @@ def test_key_rotation_reseals_everything_and_the_old_key_can_then_be_retired(see
     ring = vault(K2, K1)
     during = services_on(seeded, clock, ring)
     # mid-rotation: both keys open, lookups find rows indexed under either key
-    assert casebook.find_by_document(during, FP_CO, "syn000111", "verification") == [refs[0]]
+    assert privacy.find_by_document(during, FP_CO, "syn000111", "verification") == [refs[0]]
     third = open_case(during, {**PERSON, "document_number": "SYN-000-333"})  # sealed by K2
     assert reseal(lambda: SqlUnitOfWork(seeded, ring), batch=1) == 4
     assert reseal(lambda: SqlUnitOfWork(seeded, ring)) == 0  # nothing left: idempotent
@@ -107,7 +107,7 @@ def test_key_rotation_reseals_everything_and_the_old_key_can_then_be_retired(see
             case = uow.cases.get(ref)
             assert uow.cases.person(case)["document_number"] == number
             assert [t.note for t in case.tasks if t.key == "register_case"] == [NOTE]
-        assert casebook.find_by_document(retired, FP_CO, number, "verification") == [ref]
+        assert privacy.find_by_document(retired, FP_CO, number, "verification") == [ref]
     stale = services_on(seeded, clock, vault(K1))  # a copy that still holds only key 1
     expected = f"sealed under key {ring.primary_id}, which this installation no longer has"
     with pytest.raises(VaultError, match=expected), stale.uow() as uow:
@@ -150,18 +150,18 @@ def test_the_purge_removes_personal_data_once_retention_has_run_and_says_so(seed
         assert event["notes"] == 1
         assert event["retention"] == "60 months"
         assert verify_chain(conn)[1] is None
-    assert casebook.find_by_document(svc, FP_CO, "SYN-000-111", "verification") == [kept]
+    assert privacy.find_by_document(svc, FP_CO, "SYN-000-111", "verification") == [kept]
 
 
 def test_finding_by_document_number_needs_a_reason_and_leaves_an_event(seeded, clock):
     svc = services_on(seeded, clock, vault(K1))
     ref = open_case(svc)
     with pytest.raises(InvalidInput, match="reasons: case_work"):
-        casebook.find_by_document(svc, FP_CO, "SYN-000-111", "curiosity")
+        privacy.find_by_document(svc, FP_CO, "SYN-000-111", "curiosity")
     with pytest.raises(InvalidInput, match="at least 4 letters or digits"):
-        casebook.find_by_document(svc, FP_CO, "1-1", "verification")
-    assert casebook.find_by_document(svc, FP_CO, "SYN-000-999", "verification") == []
-    assert casebook.find_by_document(svc, FP_CO, " syn 000.111 ", "verification") == [ref]
+        privacy.find_by_document(svc, FP_CO, "1-1", "verification")
+    assert privacy.find_by_document(svc, FP_CO, "SYN-000-999", "verification") == []
+    assert privacy.find_by_document(svc, FP_CO, " syn 000.111 ", "verification") == [ref]
     with seeded.connect() as conn:
         events = conn.execute(
             select(tables.events.c.actor, tables.events.c.data).where(
@@ -228,4 +228,4 @@ def test_the_upgrade_seals_personal_data_written_before_encryption(bare_engine):
         case = uow.cases.get("CO-2026-000001")
         assert uow.cases.person(case) == PERSON
         assert [t.note for t in case.tasks] == [NOTE]
-    assert casebook.find_by_document(svc, FP_CO, "SYN000111", "verification") == ["CO-2026-000001"]
+    assert privacy.find_by_document(svc, FP_CO, "SYN000111", "verification") == ["CO-2026-000001"]

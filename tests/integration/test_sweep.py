@@ -12,10 +12,11 @@ from protocols.loader import from_text
 from protocols.registry import Registry
 from tests.conftest import FIXTURES, FOCAL_CO, START, VAULT
 from workflows.domain.clocks import SimulatedClock
-from workflows.services import cases, inbox
-from workflows.services.cases import Services
+from workflows.domain.ports import Services
+from workflows.services import cases, tasks
+from workflows.services.sweep import sweep
 from workflows.store import tables
-from workflows.store.cases import SqlUnitOfWork
+from workflows.store.uow import SqlUnitOfWork
 
 LADDER = """escalation:
   remind_before: ["50%", "2 hours"]
@@ -50,7 +51,7 @@ def outbox(svc, ref=None):
 
 def sweep_at(svc, clock: SimulatedClock, when: datetime):
     clock.advance(when - clock.now())
-    return cases.sweep(svc)
+    return sweep(svc)
 
 
 def new_messages(svc, ref, before):
@@ -80,7 +81,7 @@ def test_ladder_reminds_marks_overdue_and_escalates_level_by_level(laddered, clo
         assert report.handled == 1, when
         assert new_messages(svc, ref, seen) == expected, when
         seen = outbox(svc, ref)
-        assert cases.sweep(svc).handled == 0  # twice at the same time: nothing twice
+        assert sweep(svc).handled == 0  # twice at the same time: nothing twice
         assert outbox(svc, ref) == seen
     case = cases.load_case(svc, ref, FOCAL_CO)
     task = case.task("characterise")
@@ -102,11 +103,11 @@ def test_a_late_sweep_skips_stale_reminders_but_does_every_overdue_rung(laddered
 def test_on_hold_the_ladder_pauses_and_resume_shifts_it(laddered, clock):
     svc, loaded = laddered
     ref = cases.open_case(svc, loaded, ADULT, FOCAL_CO)
-    inbox.move(svc, FOCAL_CO, ref, "characterise", "hold", reason="waiting_for_person")
+    tasks.move(svc, FOCAL_CO, ref, "characterise", "hold", reason="waiting_for_person")
     seen = outbox(svc, ref)
     assert sweep_at(svc, clock, at("06T09:00")).handled == 0  # held: never reminded or late
     assert outbox(svc, ref) == seen
-    inbox.move(svc, FOCAL_CO, ref, "characterise", "resume")  # held 4 days: due moves 4 days
+    tasks.move(svc, FOCAL_CO, ref, "characterise", "resume")  # held 4 days: due moves 4 days
     task = cases.load_case(svc, ref, FOCAL_CO).task("characterise")
     assert task.due_at == at("07T09:00")
     assert task.next_action_at == task.due_at - (task.due_at - task.created_at) / 2
@@ -134,7 +135,7 @@ def test_two_sweepers_at_once_send_each_rung_exactly_once(laddered, clock, engin
 
     def work() -> None:
         try:
-            cases.sweep(Services(lambda: SqlUnitOfWork(engine, VAULT), clock, svc.catalog))
+            sweep(Services(lambda: SqlUnitOfWork(engine, VAULT), clock, svc.catalog))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -144,7 +145,7 @@ def test_two_sweepers_at_once_send_each_rung_exactly_once(laddered, clock, engin
     for t in threads:
         t.join()
     assert not errors
-    cases.sweep(svc)  # anything a busy sweeper skipped is still due, and done now
+    sweep(svc)  # anything a busy sweeper skipped is still due, and done now
     for ref in refs:
         templates = sorted(m[1] for m in outbox(svc, ref))
         assert templates == ["task_assigned", "task_overdue", "task_overdue"], ref
@@ -153,7 +154,7 @@ def test_two_sweepers_at_once_send_each_rung_exactly_once(laddered, clock, engin
 
 def test_a_state_deadline_expiry_fires_its_trigger(svc, test_protocol, clock):
     ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
-    inbox.move(svc, FOCAL_CO, ref, "characterise", "complete", outcome={"modality": "internal"})
+    tasks.move(svc, FOCAL_CO, ref, "characterise", "complete", outcome={"modality": "internal"})
     cases.record_consent(svc, ref, "assistance", True, FOCAL_CO)
     cases.fire(svc, ref, "care", "admit_immediate", FOCAL_CO)
     sweep_at(svc, clock, START + timedelta(days=5, minutes=1))

@@ -22,8 +22,8 @@ from protocols.registry import Registry
 from ruta.db import make_engine, upgrade
 from tests.conftest import VAULT
 from workflows.domain.clocks import SimulatedClock
-from workflows.services.cases import Services
-from workflows.store.cases import SqlUnitOfWork
+from workflows.domain.ports import Services
+from workflows.store.uow import SqlUnitOfWork
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 PASSWORD = "correct horse battery staple"

@@ -20,7 +20,7 @@ import pytest
 from protocols.registry import Registry
 from tests.ui.conftest import PERSONAS
 from workflows.domain.access import Actor
-from workflows.services import cases, inbox
+from workflows.services import cases, tasks
 
 SYSTEM = Actor.system("test")
 IPIALES = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
@@ -35,12 +35,12 @@ def opened(console_svc) -> list[str]:
     co = Registry.scan().latest_published("CO-TRATA")
     refs = [cases.open_case(svc, co, IPIALES, SYSTEM) for _ in range(3)]
     clock.advance(timedelta(hours=2))
-    inbox.move(svc, SYSTEM, refs[0], "register_case", "complete")
+    tasks.move(svc, SYSTEM, refs[0], "register_case", "complete")
     task = cases.load_case(svc, refs[0], SYSTEM).task("security_risk_assessment")
     police = Actor("off.police", "officer", task.institution)
-    inbox.move(svc, police, refs[0], task.key, "reject", reason="not_competent")
+    tasks.move(svc, police, refs[0], task.key, "reject", reason="not_competent")
     clock.advance(timedelta(hours=28))
-    inbox.move(svc, SYSTEM, refs[1], "register_case", "complete")
+    tasks.move(svc, SYSTEM, refs[1], "register_case", "complete")
     return refs
 
 

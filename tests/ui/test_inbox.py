@@ -17,7 +17,7 @@ from institutions.domain import User
 from institutions.store import SqlDirectory
 from tests.ui.conftest import APP, PERSONAS
 from workflows.domain.access import Actor
-from workflows.services import cases, inbox
+from workflows.services import cases, tasks
 from workflows.store import tables
 
 SYSTEM = Actor.system("test")
@@ -39,9 +39,9 @@ def _case(svc, registry_id: str, jurisdiction: str) -> str:
 def co_case(console_svc) -> str:
     """A CO case in Ipiales at characterisation (asked of the Narino territorial committee)."""
     ref = _case(console_svc, "CO-TRATA", "CO-NAR-52356")
-    inbox.move(console_svc, SYSTEM, ref, "register_case", "complete")
+    tasks.move(console_svc, SYSTEM, ref, "register_case", "complete")
     cases.record_consent(console_svc, ref, "assistance", True, SYSTEM)
-    inbox.move(
+    tasks.move(
         console_svc,
         SYSTEM,
         ref,
@@ -56,7 +56,7 @@ def co_case(console_svc) -> str:
 def lodging(console_svc, co_case) -> str:
     """The CO case with lodging asked of Ipiales, and a Lima case beside it."""
     outcome = {"modality": "external", "victim_abroad": False}
-    inbox.move(console_svc, SYSTEM, co_case, "characterise_case", "complete", outcome=outcome)
+    tasks.move(console_svc, SYSTEM, co_case, "characterise_case", "complete", outcome=outcome)
     _case(console_svc, "PE-TRATA", "PE-LMA")
     return co_case
 

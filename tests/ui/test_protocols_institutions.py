@@ -16,8 +16,9 @@ from institutions.store import SqlDirectory
 from tests.ui.conftest import APP, PERSONAS
 from workflows.domain.access import Actor
 from workflows.domain.errors import NotAuthorised
+from workflows.queries import directory
 from workflows.queries import protocols as protocol_views
-from workflows.services import cases
+from workflows.services import admin, cases
 
 SYSTEM = Actor.system("test")
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "hsds-3" / "examples-csv"
@@ -158,9 +159,9 @@ def test_a_round_trip_through_the_export_imports_the_same_institutions(
     at = _institutions(console)
     at.selectbox(key="directory_country").select("EC").run()
     button = at.get("download_button")[0]
-    ecuador = protocol_views.directory_rows(console_svc, Actor.of(PERSONAS["admin"]), "EC")
+    ecuador = directory.directory_rows(console_svc, Actor.of(PERSONAS["admin"]), "EC")
     assert button.label == f"Download these {len(ecuador)} institutions (HSDS CSV, zip)"
-    archive = zipfile.ZipFile(io.BytesIO(protocol_views.hsds_zip(ecuador)))
+    archive = zipfile.ZipFile(io.BytesIO(directory.hsds_zip(ecuador)))
     assert "organizations.csv" in archive.namelist()
     renamed = Institution(
         "ec-test-shelter",
@@ -192,11 +193,11 @@ def test_a_file_that_is_not_hsds_is_refused_plainly(console):
 def test_only_an_admin_reads_or_changes_the_directory(console_svc, persona):
     actor = Actor.of(PERSONAS[persona])
     with pytest.raises(NotAuthorised, match="only administrators"):
-        protocol_views.directory_rows(console_svc, actor)
+        directory.directory_rows(console_svc, actor)
     with pytest.raises(NotAuthorised, match="only administrators"):
-        protocol_views.import_institutions(console_svc, actor, [])
+        admin.import_institutions(console_svc, actor, [])
     with pytest.raises(NotAuthorised, match="only administrators"):
-        protocol_views.gaps_for_admin(console_svc, actor)
+        directory.gaps_for_admin(console_svc, actor)
 
 
 def test_a_non_admin_opening_the_page_is_refused(console_svc):
@@ -211,7 +212,7 @@ def test_a_non_admin_opening_the_page_is_refused(console_svc):
 
 
 def _directory_ids(svc) -> set[str]:
-    return {i.id for i in protocol_views.directory_rows(svc, Actor.system("test"))}
+    return {i.id for i in directory.directory_rows(svc, Actor.system("test"))}
 
 
 def _table(at, column: str):

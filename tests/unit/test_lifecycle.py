@@ -8,7 +8,7 @@ import pytest
 
 from workflows.domain.case import OPEN_TASK_STATUSES, Task, TaskStatus
 from workflows.domain.errors import InvalidInput
-from workflows.engine.tasks import (
+from workflows.domain.lifecycle import (
     CANCEL_REASONS,
     FAIL_REASONS,
     HOLD_REASONS,

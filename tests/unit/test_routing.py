@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from institutions.directory import InMemoryDirectory, route
+from institutions.directory import InMemoryDirectory, reroute
 from institutions.domain import Institution, Route, jurisdiction_chain, level
 from institutions.errors import NoCoordinator
 from institutions.seeds import load_seed, load_seeds
@@ -37,7 +37,7 @@ def directory(*extra: Institution) -> InMemoryDirectory:
 def to(
     d: InMemoryDirectory, jurisdiction: str, role: str = "shelter", exclude: list[str] | None = None
 ) -> Route | None:
-    return route(d, "CO", role, jurisdiction, "coordinator", exclude or ())
+    return reroute(d, "CO", role, jurisdiction, "coordinator", exclude or ())
 
 
 # --- jurisdictions -------------------------------------------------------------------

@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ruta.logs import redacting_factory
+from workflows.domain.attributes import normalise_document
 from workflows.store.vault import (
     Redactor,
     Vault,
     VaultError,
     new_key,
-    normalise,
     parse_key,
     sealed_key_id,
 )
@@ -83,7 +83,7 @@ def test_keys_that_are_not_keys_are_refused_without_being_echoed():
 
 def test_blind_indexes_match_however_the_number_is_typed_and_differ_per_key():
     v = vault(K1)
-    assert normalise(" ab-123.456 ") == "AB123456"
+    assert normalise_document(" ab-123.456 ") == "AB123456"
     assert v.index("AB-123.456", "document_number") == v.index("ab123456", "document_number")
     assert v.index("AB123456", "document_number") != v.index("AB123457", "document_number")
     assert v.index("AB123456", "document_number") != vault(K2).index("AB123456", "document_number")

@@ -12,10 +12,10 @@ import streamlit as st
 from protocols.schema import RISK_LEVELS
 from ui import case_view, deps, i18n
 from ui.deps import _
-from workflows.domain.access import Actor
+from workflows.domain.access import Actor, require_casebook
 from workflows.domain.errors import NotAuthorised, ReferralEngineError
 from workflows.queries import casebook
-from workflows.services import cases
+from workflows.services import cases, privacy
 
 FILTERS = ("cases_country", "cases_state", "cases_overdue", "cases_lead", "cases_ref")
 PERSON = {
@@ -47,7 +47,7 @@ def _find_by_document() -> None:
         ss["cases_doc_error"] = _("Choose a reason.")
         return
     try:
-        ss["cases_doc_found"] = casebook.find_by_document(
+        ss["cases_doc_found"] = privacy.find_by_document(
             deps.services(), actor, number, str(reason)
         )
     except ReferralEngineError as exc:
@@ -259,7 +259,7 @@ actor = deps.actor()
 st.title(_("Cases"))
 keep_filters()
 try:
-    casebook.require_casebook(actor)
+    require_casebook(actor)
 except NotAuthorised as exc:
     st.error(str(exc))
     st.stop()

@@ -21,12 +21,12 @@ from ui import case_view, deps, i18n
 from ui.deps import _
 from workflows.domain.case import TaskStatus
 from workflows.domain.errors import ConcurrentChange, ReferralEngineError
-from workflows.engine.tasks import FAIL_REASONS, HOLD_REASONS, MOVES, REJECT_REASONS
-from workflows.queries import protocols as protocol_views
-from workflows.queries.protocols import OutcomeInput
-from workflows.services import inbox
-from workflows.services.inbox import TaskView
-from workflows.store.inbox import InboxRow
+from workflows.domain.lifecycle import FAIL_REASONS, HOLD_REASONS, MOVES, REJECT_REASONS
+from workflows.domain.ports import InboxRow
+from workflows.queries import inbox
+from workflows.queries.inbox import OutcomeInput
+from workflows.services import tasks
+from workflows.services.tasks import TaskView
 
 VIEW, STALE, FLASH, CHOSEN = "inbox_view", "inbox_stale", "inbox_flash", "inbox_task"
 BUTTON_MOVES = ("receive", "accept", "start", "resume")
@@ -173,7 +173,7 @@ def filters(home_country: str) -> dict[str, Any]:
 
 def task_table(rows: list[InboxRow], labels: dict[tuple[str, str], str]) -> None:
     now = deps.now()
-    states = [protocol_views.due_state(r.status, r.due_at, r.overdue, now) for r in rows]
+    states = [inbox.due_state(r.status, r.due_at, r.overdue, now) for r in rows]
     due_col, state_col = _("Due"), _("Due state")
     frame = pd.DataFrame(
         {
@@ -202,9 +202,9 @@ def load_view(actor_name: str, row: InboxRow) -> tuple[TaskView, list[OutcomeInp
         return cached[1], cached[2]
     st.session_state.pop(STALE, None)
     try:
-        view = inbox.view_task(svc, actor, row.case_ref, row.task_id, locale=deps.locale())
+        view = tasks.view_task(svc, actor, row.case_ref, row.task_id, locale=deps.locale())
         fields = (
-            protocol_views.step_outcome(svc, actor, row.case_ref, row.task_id, deps.locale())
+            inbox.step_outcome(svc, actor, row.case_ref, row.task_id, deps.locale())
             if "complete" in view.moves
             else []
         )
@@ -233,7 +233,7 @@ def act(name: str, do: Callable[[], object]) -> None:
 def show_task(view: TaskView, row: InboxRow) -> None:
     st.subheader(view.label)
     zone = deps.zone(view.country)
-    state = protocol_views.due_state(view.status, view.due_at, view.overdue, deps.now())
+    state = inbox.due_state(view.status, view.due_at, view.overdue, deps.now())
     facts = {
         _("Case"): view.case_ref,
         _("Status"): status_labels().get(view.status, view.status),
@@ -278,7 +278,7 @@ def move_forms(view: TaskView, row: InboxRow, fields: list[OutcomeInput]) -> Non
     ref, task_id, version = view.case_ref, view.task_id, view.case_version
 
     def move(name: str, **kwargs: Any) -> Callable[[], int]:
-        return lambda: inbox.move(
+        return lambda: tasks.move(
             svc, actor, ref, task_id, name, expected_version=version, **kwargs
         )
 
@@ -361,7 +361,7 @@ def complete_form(fields: list[OutcomeInput], move: Callable[..., Callable[[], i
 
 def assign_form(view: TaskView, row: InboxRow) -> None:
     try:
-        people = protocol_views.colleagues(svc, actor)
+        people = inbox.colleagues(svc, actor)
     except ReferralEngineError as exc:
         st.error(str(exc))
         return
@@ -377,7 +377,7 @@ def assign_form(view: TaskView, row: InboxRow) -> None:
         if st.form_submit_button(_("Reassign"), key="inbox_assign_submit"):
             act(
                 "reassign",
-                lambda: inbox.assign(
+                lambda: tasks.assign(
                     svc,
                     actor,
                     view.case_ref,
@@ -396,7 +396,7 @@ svc = deps.services()
 flash = st.session_state.pop(FLASH, None)
 if flash:
     st.success(flash)
-home = protocol_views.own_institution(svc, actor)
+home = inbox.own_institution(svc, actor)
 if home is not None:
     st.caption(home.name)
 chosen_filters = filters(home.country if home is not None else "")
@@ -408,9 +408,7 @@ except ReferralEngineError as exc:
 if not rows:
     st.info(_("No tasks match these filters."))
     st.stop()
-labels = protocol_views.task_labels(
-    svc, {(r.protocol_hash, r.task_key) for r in rows}, deps.locale()
-)
+labels = inbox.task_labels(svc, {(r.protocol_hash, r.task_key) for r in rows}, deps.locale())
 st.caption(
     _("{count} tasks, soonest due first").format(count=i18n.number(len(rows), deps.locale()))
 )

@@ -16,7 +16,8 @@ from institutions.hsds import HsdsImport, read_hsds
 from ui import deps, i18n
 from ui.deps import _
 from workflows.domain.errors import ReferralEngineError
-from workflows.queries import protocols as protocol_views
+from workflows.queries import directory
+from workflows.services import admin
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}\.(csv|json)$")
 
@@ -47,7 +48,7 @@ def routing_gaps() -> None:
         _("Tasks sent to the coordinator because no active institution fills the role there.")
     )
     try:
-        gaps = protocol_views.gaps_for_admin(svc, actor)
+        gaps = directory.gaps_for_admin(svc, actor)
     except ReferralEngineError as exc:
         st.error(str(exc))
         return
@@ -147,7 +148,7 @@ def hsds_import(known: set[str]) -> None:
     )
     if st.button(label, key="hsds_import", type="primary"):
         try:
-            count = protocol_views.import_institutions(svc, actor, found.institutions)
+            count = admin.import_institutions(svc, actor, found.institutions)
         except (ReferralEngineError, DirectoryError) as exc:
             st.error(str(exc))
             return
@@ -163,7 +164,7 @@ def hsds_export(rows: list[Institution]) -> None:
         _("Download these {count} institutions (HSDS CSV, zip)").format(
             count=i18n.number(len(rows), locale)
         ),
-        protocol_views.hsds_zip(rows),
+        directory.hsds_zip(rows),
         file_name="ruta-directory-hsds.zip",
         mime="application/zip",
         key="hsds_export",
@@ -175,7 +176,7 @@ st.title(_("Institutions"))
 svc = deps.services()
 locale = deps.locale()
 try:
-    everything = protocol_views.directory_rows(svc, actor)
+    everything = directory.directory_rows(svc, actor)
 except ReferralEngineError as exc:
     st.error(str(exc))
     st.stop()

@@ -9,7 +9,6 @@ from protocols.loader import LoadedProtocol
 from protocols.schema import Duration
 from ui import deps, i18n
 from ui.deps import _
-from workflows.engine.machine import diagram
 from workflows.queries import protocols as protocol_views
 
 
@@ -62,7 +61,9 @@ def diagrams(loaded: LoadedProtocol, locale: str) -> None:
         st.tabs([track.label.get(locale) for track in tracks.values()]), tracks.items(), strict=True
     ):
         with tab:
-            st.graphviz_chart(diagram(loaded, name, "dot", locale=locale), width="stretch")
+            st.graphviz_chart(
+                protocol_views.diagram(loaded, name, "dot", locale=locale), width="stretch"
+            )
             states = {s: state.label.get(locale) for s, state in track.states.items()}
             st.caption(" · ".join(f"{code}: {label}" for code, label in states.items()))
 

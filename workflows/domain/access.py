@@ -6,6 +6,8 @@
   focal point whose institution a task is addressed to may act on it too).
 - A manager reads compliance figures for their countries; no case, no identity.
 - An admin keeps the directory; no case data.
+- A decision (an approval, an extension) is for the role the protocol names: an officer
+  records it only if their institution fills that role in the case's country.
 - The system (sweep, scenario runner, engine tests) may do everything.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from institutions.domain import User
+from institutions.domain import Institution, User
 from workflows.domain.case import Case, Task
 from workflows.domain.errors import NotAuthorised
 
@@ -126,4 +128,39 @@ def require_compliance(actor: Actor, countries: set[str]) -> None:
     raise NotAuthorised(
         f"{actor.describe()} may not read compliance for {outside}; their scope is "
         f"{', '.join(sorted(actor.countries)) or 'none'}."
+    )
+
+
+def require_casebook(actor: Actor, doing: str = "list cases") -> None:
+    """Only focal points (and the system) work with whole cases."""
+    if actor.is_system or actor.role == "focal_point":
+        return
+    raise NotAuthorised(
+        f"{actor.describe()} may not {doing}: only focal points work on whole cases; "
+        "institutions act on the tasks addressed to them (their inbox) and managers read "
+        "compliance figures."
+    )
+
+
+def require_fills(
+    actor: Actor, case: Case, institution: Institution | None, role: str, doing: str
+) -> None:
+    """Focal points record decisions on behalf of a role; others must fill the role.
+
+    `institution` is the actor's own institution as the directory has it (None: unknown).
+    """
+    if actor.is_system or (actor.role == "focal_point" and case.country in actor.countries):
+        return
+    if institution is None or role not in institution.roles or institution.country != case.country:
+        raise NotAuthorised(
+            f"{actor.describe()} may not {doing} on case {case.ref}: that is for {role}."
+        )
+
+
+def require_admin(actor: Actor, doing: str) -> None:
+    """Administrators (and the system) keep the directory."""
+    if actor.is_system or actor.role == "admin":
+        return
+    raise NotAuthorised(
+        f"{actor.describe()} may not {doing}; only administrators keep the directory."
     )

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NewType
 
+from workflows.domain.events import EventKind
+
 CaseId = NewType("CaseId", int)
 TaskId = NewType("TaskId", int)
 
@@ -130,7 +132,7 @@ class CaseLink:
 class Event:
     """An append-only record of a change. `data` never holds personal data."""
 
-    kind: str
+    kind: EventKind
     at: datetime
     actor: str
     data: dict[str, Any]
@@ -203,6 +205,18 @@ class Case:
         return None
 
     def record(
-        self, kind: str, at: datetime, actor: str, track: str | None = None, **data: Any
+        self, kind: EventKind, at: datetime, actor: str, track: str | None = None, **data: Any
     ) -> None:
         self.new_events.append(Event(kind, at, actor, data, track))
+
+    def add_consent(self, record: ConsentRecord) -> None:
+        self.consents.append(record)
+        self.new_consents.append(record)
+
+    def add_approval(self, approval: Approval) -> None:
+        self.approvals.append(approval)
+        self.new_approvals.append(approval)
+
+    def add_link(self, link: CaseLink) -> None:
+        self.links.append(link)
+        self.new_links.append(link)

@@ -1,18 +1,122 @@
-"""The ports the services need: a clock, a directory, protocol storage and a unit of work."""
+"""The ports: what the engine and the use cases ask of the world outside, as protocols.
+
+Each port has a SQL adapter (workflows/store/) and an in-memory one
+(workflows/store/memory.py); `tests/contract/` runs the same suite against both, so the fake
+cannot drift from the database. The rows the ports return are plain records here, with no
+personal data; only `CaseRepository.person` returns a person record.
+
+    Services              what every use case gets: a unit of work, a clock, a catalog
+    UnitOfWork            one transaction: cases, protocols, directory, inbox, outbox
+      ├── CaseRepository    load, claim (compare-and-set), save a case; the person record
+      ├── ProtocolStore     the exact protocol versions cases are pinned to
+      ├── Directory         institutions and users (institutions/directory.py)
+      ├── Inbox             an institution's tasks and the task counts of a country
+      └── Outbox            messages waiting to be sent, claimed under a lease
+    Clock                 now, in UTC
+    Catalog               the published protocol a receiving country runs (handoffs)
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from institutions.directory import Directory
+from protocols.errors import ProtocolFileError
 from protocols.loader import LoadedProtocol
 from workflows.domain.case import Case
 
-if TYPE_CHECKING:
-    from workflows.store.inbox import SqlInbox
-    from workflows.store.outbox import SqlOutbox
+# --- the rows the ports return ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    """One task in an institution's inbox; no personal data."""
+
+    task_id: int
+    case_ref: str
+    case_version: int
+    country: str
+    protocol_hash: str
+    track: str
+    task_key: str
+    role: str
+    status: str
+    due_at: datetime
+    overdue: bool
+    routing: str
+    owner: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceCounts:
+    """Task counts for one country: what was done on time, late, what is overdue now."""
+
+    country: str
+    open: int
+    overdue_now: int
+    completed_on_time: int
+    completed_late: int
+    rejected: int
+    cancelled: int
+    routing_gaps: int
+
+    @property
+    def on_time_rate(self) -> float | None:
+        done = self.completed_on_time + self.completed_late
+        return self.completed_on_time / done if done else None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A message claimed for sending: who it is for and what it is about, by reference."""
+
+    id: int
+    case_ref: str
+    country: str
+    protocol_hash: str
+    template: str
+    role: str
+    institution: str
+    task_key: str | None
+    task_id: int | None
+    level: int | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskNotice:
+    """What a message about a task says of it, read without loading the case."""
+
+    due_at: datetime
+    reason: str | None
+    handoff: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Retained:
+    """A closed case that still holds personal data (a person record or task notes)."""
+
+    ref: str
+    protocol_hash: str
+    closed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedVersion:
+    """A protocol version cases were opened under, and how many cases pin it."""
+
+    version: str
+    content_hash: str
+    stored_at: datetime
+    cases: int
+
+
+# --- the ports -------------------------------------------------------------------------
 
 
 class Clock(Protocol):
@@ -22,6 +126,11 @@ class Clock(Protocol):
 
 
 class Catalog(Protocol):
+    """The protocol files (protocols/registry.py): those that load, and those that do not."""
+
+    loaded: list[LoadedProtocol]
+    broken: list[ProtocolFileError]
+
     def latest(self, country: str, programme: str) -> LoadedProtocol | None:
         """The protocol a receiving country runs a handed-over case under, if it has one."""
         ...
@@ -36,13 +145,27 @@ class ProtocolStore(Protocol):
         """The definition a case was pinned to."""
         ...
 
+    def hashes(self) -> list[str]:
+        """Every pinned version's content hash, oldest first."""
+        ...
+
+    def versions(self, protocol_id: str) -> list[PinnedVersion]:
+        """The pinned versions of a protocol with their case counts, oldest first."""
+        ...
+
 
 class CaseRepository(Protocol):
-    def next_ref(self, country: str, year: int) -> str: ...
+    def next_ref(self, country: str, year: int) -> str:
+        """The next opaque reference of a country and year (`CO-2026-000123`)."""
+        ...
 
-    def add(self, case: Case, person: dict[str, str] | None, at: datetime) -> None: ...
+    def add(self, case: Case, person: dict[str, str] | None, at: datetime) -> None:
+        """Store a new case (and its person record, sealed); gives the case its id."""
+        ...
 
-    def get(self, ref: str) -> Case: ...
+    def get(self, ref: str) -> Case:
+        """The whole case; raise UnknownCase naming the reference."""
+        ...
 
     def lock(self, ref: str) -> bool:
         """Lock the case for this transaction; False when another worker holds it."""
@@ -53,28 +176,32 @@ class CaseRepository(Protocol):
         ...
 
     def save(self, case: Case) -> None:
-        """Write what changed on the aggregate since it was loaded."""
+        """Write what changed on the aggregate since it was loaded: rows, events, outbox."""
         ...
 
     def person(self, case: Case) -> dict[str, str]:
         """The protected person record (names, documents ...); empty when none."""
         ...
 
+    def has_person(self, case: Case) -> bool:
+        """Whether a person record exists (without opening it)."""
+        ...
+
     def with_document(self, number: str) -> list[str]:
         """References of cases whose person has this document number (blind index)."""
         ...
 
-    def holding_personal_data(self, closed_by: datetime) -> list[tuple[str, str, datetime]]:
-        """(ref, protocol hash, closed at) of cases closed by then that still hold personal data."""
+    def holding_personal_data(self, closed_by: datetime) -> list[Retained]:
+        """Cases closed by then that still hold personal data, oldest closure first."""
         ...
 
     def forget_person(self, case: Case) -> tuple[list[str], int]:
         """Delete the person record and task notes; return the field names and notes gone."""
         ...
 
-    def ref_of_task(self, task_id: int) -> str: ...
-
-    def task_row(self, task_id: int) -> dict[str, Any] | None: ...
+    def task_notice(self, task_id: int) -> TaskNotice | None:
+        """A task's due time, reason and handoff, for a message about it."""
+        ...
 
     def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
         """The case's outbox messages, oldest first (template, role, institution, task_key)."""
@@ -85,7 +212,63 @@ class CaseRepository(Protocol):
         ...
 
 
+class Inbox(Protocol):
+    def tasks(
+        self,
+        institution: str,
+        *,
+        statuses: Collection[str] | None = None,
+        due_before: datetime | None = None,
+        country: str | None = None,
+        case_ref: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[InboxRow]:
+        """An institution's tasks (open ones unless `statuses` says), soonest due first."""
+        ...
+
+    def compliance(self, countries: Collection[str], now: datetime) -> list[ComplianceCounts]:
+        """Task counts per country of the cases in `countries`, by country."""
+        ...
+
+    def routing_gaps(self, countries: Collection[str]) -> list[tuple[str, str, int]]:
+        """(country, role, tasks) for every role the directory had nobody for."""
+        ...
+
+    def countries(self) -> list[str]:
+        """Every country that has cases, in order."""
+        ...
+
+    def record_snapshot(self, at: datetime, figures: list[ComplianceCounts]) -> None:
+        """Keep the figures, each with the audit chain's head at that moment."""
+        ...
+
+
+class Outbox(Protocol):
+    def claim(self, now: datetime, limit: int, token: str, lease: timedelta) -> list[OutboxRow]:
+        """Take up to `limit` due messages (pending and due, or with an expired lease)."""
+        ...
+
+    def sent(self, row_id: int, token: str, now: datetime, provider_id: str | None) -> bool:
+        """Mark a claimed message sent; False when the claim was lost meanwhile."""
+        ...
+
+    def retry(self, row_id: int, token: str, attempts: int, at: datetime, reason: str) -> bool:
+        """Put a claimed message back for another attempt at `at`."""
+        ...
+
+    def dead(self, row_id: int, token: str, attempts: int, reason: str) -> bool:
+        """Give up on a claimed message, keeping the reason."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Messages per status (pending, sending, sent, dead)."""
+        ...
+
+
 class UnitOfWork(Protocol):
+    """One transaction: a change and every row it leaves commit together, or none does."""
+
     @property
     def cases(self) -> CaseRepository: ...
 
@@ -96,10 +279,10 @@ class UnitOfWork(Protocol):
     def directory(self) -> Directory: ...
 
     @property
-    def inbox(self) -> SqlInbox: ...
+    def inbox(self) -> Inbox: ...
 
     @property
-    def outbox(self) -> SqlOutbox: ...
+    def outbox(self) -> Outbox: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -113,3 +296,12 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The ports every use case needs, wired once by ruta/bootstrap.py (or by a test)."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    catalog: Catalog

@@ -1,43 +1,46 @@
-"""What happens to a case when a step fires: pure rules over the in-memory aggregate.
+"""What happens to a case when a step fires: the protocol's rules over the in-memory case.
 
-The engine decides; the services layer loads, claims and saves. No I/O here.
+The engine decides; the use cases (workflows/services/) load, claim and save. No SQL and no
+I/O here: the case comes in loaded, the directory and the catalog through their ports. Its
+helpers write through `Effects` and hand back decisions (a trigger to fire, tracks to open);
+none of them holds the engine:
+
+    Engine ── machine      the next state, or why not (transitions)
+      ├──── tasks          the FHIR task moves             ─┐
+      ├──── escalation     the reminder and escalation ladder ├── Effects (events, messages,
+      ├──── consent        recording consent, withdrawals      │   tasks), Router (where
+      ├──── extensions     extra time on a deadline            │   tasks go)
+      └──── handoff        the task for another country's    ─┘
+                           coordinator
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from institutions.directory import Directory, route
-from institutions.domain import Route
+from institutions.directory import Directory
 from protocols.loader import LoadedProtocol
-from protocols.schema import ConsentGuard, TaskSpec
-from protocols.schema import Deadline as DeadlineSpec
-from workflows.domain import deadlines
+from protocols.schema import TaskSpec
 from workflows.domain.access import Actor
-from workflows.domain.case import (
-    Case,
-    ConsentRecord,
-    Deadline,
-    Notification,
-    Routing,
-    Task,
-    TrackState,
-)
+from workflows.domain.case import Approval, Case, ConsentRecord, Deadline, TrackState
 from workflows.domain.errors import (
     CaseClosed,
-    ExtensionRefused,
+    InvalidInput,
+    NotAuthorised,
     ReferralEngineError,
     UnknownTrack,
 )
-from workflows.domain.guards import GuardContext, covering_conditions, holds
+from workflows.domain.events import EventKind
+from workflows.domain.guards import GuardContext, holds
 from workflows.domain.ports import Catalog
-from workflows.engine.escalation import Rung, climb, overdue_index, rungs
-from workflows.engine.handoff import handoff_task
+from workflows.engine import consent, escalation, extensions
+from workflows.engine.effects import Effects, FollowUp
+from workflows.engine.handoff import open_handoff
 from workflows.engine.machine import next_state, track_machine
-from workflows.engine.tasks import TaskMoves
+from workflows.engine.routing import Router
+from workflows.engine.tasks import Moved, TaskMoves, TaskRef, find_open
 
 
 @dataclass(slots=True)
@@ -50,48 +53,26 @@ class Engine:
     now: datetime
     actor: Actor
     catalog: Catalog | None = None
+    fx: Effects = field(init=False)
+    router: Router = field(init=False)
 
-    @property
-    def who(self) -> str:
-        return self.actor.name
-
-    @property
-    def jurisdiction(self) -> str:
-        return str(self.case.attributes.get("jurisdiction", self.case.country))
-
-    # --- routing ----------------------------------------------------------------------
-
-    def route(self, role: str, exclude: Collection[str] = ()) -> Route | None:
-        """Where a task for `role` goes in this case's jurisdiction (gaps: the coordinator)."""
-        p = self.loaded.protocol
-        return route(self.directory, p.country, role, self.jurisdiction, p.coordinator, exclude)
-
-    def lead_institution(self) -> str:
-        """The focal point's institution: where returned tasks and case-lead news go."""
-        found = self.route(self.loaded.protocol.case_lead)
-        assert found is not None
-        return found.institution
-
-    # --- clocks ---------------------------------------------------------------------
-
-    def due(self, start: datetime, spec: DeadlineSpec) -> datetime:
-        p = self.loaded.protocol
-        return deadlines.add(start, spec.within, p.timezone, p.calendar)
+    def __post_init__(self) -> None:
+        self.fx = Effects(self.case, self.loaded, self.now, self.actor.name)
+        self.router = Router(self.directory, self.case, self.loaded.protocol)
 
     # --- opening ----------------------------------------------------------------------
 
     def open_case(self, personal_fields: list[str] | None = None) -> None:
-        self.case.record(
-            "case_opened",
-            self.now,
-            self.who,
+        fx = self.fx
+        fx.record(
+            EventKind.case_opened,
             protocol=self.loaded.id,
             version=self.loaded.protocol.version,
             protocol_hash=self.loaded.content_hash,
         )
-        self.case.lead_institution, self.case.lead_dirty = self.lead_institution(), True
+        self.case.lead_institution, self.case.lead_dirty = self.router.lead_institution(), True
         if personal_fields:  # the names of the fields only; the values stay in `persons`
-            self.case.record("personal_data_recorded", self.now, self.who, fields=personal_fields)
+            fx.record(EventKind.personal_data_recorded, fields=personal_fields)
         self.open_ready_tracks()
 
     def open_ready_tracks(self) -> None:
@@ -103,11 +84,11 @@ class Engine:
                 if name in self.case.tracks:
                     continue
                 if holds(track.opens_when, GuardContext.of(self.case)):
-                    self.case.tracks[name] = _new_track(name, track.initial, self.now)
-                    self.case.record(
-                        "track_opened", self.now, self.who, track=name, state=track.initial
+                    self.case.tracks[name] = TrackState(
+                        name, track.initial, self.now, self.now, is_new=True
                     )
-                    self.enter(name, track.initial)
+                    self.fx.record(EventKind.track_opened, track=name, state=track.initial)
+                    self._enter(name, track.initial)
                     changed = True
 
     # --- moving -------------------------------------------------------------------------
@@ -124,69 +105,53 @@ class Engine:
             )
         target = next_state(track_machine(self.loaded, track), GuardContext.of(self.case), trigger)
         source = current.state
-        self.leave(track, source)
+        self._leave(track, source)
         current.state, current.entered_at, current.dirty = target, self.now, True
-        self.case.record(
-            "transition",
-            self.now,
-            self.who,
+        self.fx.record(
+            EventKind.transition,
             track=track,
             trigger=trigger,
             source=source,
             target=target,
             cause=cause,
         )
-        self.enter(track, target)
+        self._enter(track, target)
         self.open_ready_tracks()
         return target
 
-    def try_fire(self, track: str, trigger: str, cause: str) -> bool:
-        """Fire a trigger the protocol attaches to a completion or an expiry, if allowed now."""
+    def follow(self, follow_up: FollowUp) -> bool:
+        """Fire a trigger the protocol attaches to a completion or an expiry, if allowed now;
+        if not, record why (the step was not the person's choice, so it is no error)."""
         try:
-            self.fire(track, trigger, cause)
+            self.fire(follow_up.track, follow_up.trigger, follow_up.cause)
         except ReferralEngineError as exc:
-            self.case.record(
-                "trigger_not_fired",
-                self.now,
-                self.who,
-                track=track,
-                trigger=trigger,
-                cause=cause,
+            self.fx.record(
+                EventKind.trigger_not_fired,
+                track=follow_up.track,
+                trigger=follow_up.trigger,
+                cause=follow_up.cause,
                 reason=str(exc),
             )
             return False
         return True
 
-    def leave(self, track: str, state: str) -> None:
+    def _leave(self, track: str, state: str) -> None:
         for task in self.case.open_tasks():
             if task.track == track and task.state == state:
-                self._cancel(task, "state_left")
+                self.fx.cancel(task, "state_left")
         deadline = self.case.running_deadline(track)
         if deadline is not None:
             deadline.status, deadline.next_action_at, deadline.dirty = "met", None, True
 
-    def enter(self, track: str, state: str) -> None:
+    def _enter(self, track: str, state: str) -> None:
         spec = self.loaded.protocol.tracks[track].states[state]
+        fx = self.fx
         if spec.deadline is not None:
-            due = self.due(self.now, spec.deadline)
+            due = fx.due(self.now, spec.deadline)
             self.case.deadlines.append(
-                Deadline(
-                    track=track,
-                    state=state,
-                    due_at=due,
-                    started_at=self.now,
-                    status="running",
-                    next_action_at=due,
-                )
+                Deadline(track, state, due, self.now, "running", next_action_at=due)
             )
-            self.case.record(
-                "deadline_started",
-                self.now,
-                self.who,
-                track=track,
-                state=state,
-                due_at=due.isoformat(),
-            )
+            fx.record(EventKind.deadline_started, track=track, state=state, due_at=due.isoformat())
         ctx = GuardContext.of(self.case)
         for task_spec in spec.tasks:
             if holds(task_spec.when, ctx):
@@ -196,262 +161,125 @@ class Engine:
 
     def _open_task(self, track: str, state: str, spec: TaskSpec) -> None:
         if spec.handoff is not None:
-            handoff_task(self, track, state, spec)
+            open_handoff(self.fx, self.router, self.catalog, track, state, spec)
             return
-        assert spec.role is not None
-        found = self.route(spec.role)
-        assert found is not None  # nothing excluded: a gap goes to the coordinator
-        self.add_task(
-            track, state, spec, spec.role, found.institution, "gap" if found.gap else "directory"
-        )
-
-    def add_task(
-        self,
-        track: str,
-        state: str,
-        spec: TaskSpec,
-        role: str,
-        institution: str,
-        routing: Routing,
-        handoff: dict[str, Any] | None = None,
-        template: str = "task_assigned",
-    ) -> Task:
-        """Open a task for `institution` and tell it so (outbox)."""
-        due = self.due(self.now, spec.due)
-        task = Task(
-            track=track,
-            state=state,
-            key=spec.id,
-            role=role,
-            institution=institution,
-            status="requested",
-            due_at=due,
-            created_at=self.now,
-            updated_at=self.now,
-            next_action_at=due,
-            routing=routing,
-            handoff=handoff,
-        )
-        self.schedule(task)
-        self.case.tasks.append(task)
-        self.case.record(
-            "task_opened",
-            self.now,
-            self.who,
-            track=track,
-            task=spec.id,
-            role=role,
-            institution=institution,
-            routing=routing,
-            due_at=due.isoformat(),
-        )
-        if routing == "gap":
-            self.case.record(
-                "routing_gap",
-                self.now,
-                self.who,
-                track=track,
-                task=spec.id,
-                role=role,
-                country=self.case.country,
-                jurisdiction=self.jurisdiction,
-                institution=institution,
+        role = spec.role
+        if role is None:  # the protocol validator refuses such a file
+            raise InvalidInput(
+                f"Protocol {self.loaded.id}: task '{spec.id}' names neither a role nor a "
+                "handoff; fix the protocol file (`ruta protocols validate`)."
             )
-        self.notify(template, role, institution, spec.id, task)
-        return task
+        found = self.router.route(role)
+        self.fx.open_task(
+            track, state, spec, role, found.institution, "gap" if found.gap else "directory"
+        )
 
     def _close(self) -> None:
         for task in self.case.open_tasks():
-            self._cancel(task, "case_closed")
+            self.fx.cancel(task, "case_closed")
         for d in self.case.deadlines:
             if d.status == "running":
                 d.status, d.next_action_at, d.dirty = "cancelled", None, True
         self.case.closed_at = self.now
-        self.case.record("case_closed", self.now, self.who)
+        self.fx.record(EventKind.case_closed)
 
-    def _cancel(self, task: Task, reason: str) -> None:
-        task.status, task.reason, task.next_action_at, task.updated_at, task.dirty = (
-            "cancelled",
-            reason,
-            None,
-            self.now,
-            True,
-        )
-        self.case.record(
-            "task_cancelled",
-            self.now,
-            self.who,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
-            institution=task.institution,
-            reason=reason,
-        )
+    # --- tasks --------------------------------------------------------------------------
 
-    # --- consent ----------------------------------------------------------------------
+    def move_task(
+        self,
+        task: TaskRef,
+        name: str,
+        *,
+        reason: str | None = None,
+        note: str | None = None,
+        outcome: dict[str, Any] | None = None,
+    ) -> Moved:
+        """One FHIR lifecycle move (workflows/domain/lifecycle.py), and what it sets off."""
+        moved = self._moves().move(task, name, reason=reason, note=note, outcome=outcome)
+        if moved.follow_up is not None:
+            self.follow(moved.follow_up)
+        elif moved.reopen:
+            self.open_ready_tracks()
+        return moved
+
+    def assign_task(self, task: TaskRef, owner: str | None) -> None:
+        self._moves().assign(task, owner)
+
+    def refer_task(self, task: TaskRef, institution: str) -> None:
+        self._moves().refer(task, institution)
+
+    def _moves(self) -> TaskMoves:
+        return TaskMoves(self.fx, self.router)
+
+    # --- decisions on the case ------------------------------------------------------
 
     def record_consent(self, record: ConsentRecord) -> None:
-        """Record consent or a legal basis; a withdrawal cancels the open tasks it covered."""
-        before = GuardContext.of(self.case)
-        self.case.consents.append(record)
-        self.case.new_consents.append(record)
-        said = ConsentGuard.model_validate({"consent": record.purpose, "role": record.role})
-        withdrawn = not record.given and holds([said], before)
-        kind = (
-            "legal_basis_recorded"
-            if record.legal_basis
-            else "consent_withdrawn"
-            if withdrawn
-            else "consent_recorded"
-        )
-        after = GuardContext.of(self.case)
-        extra: dict[str, Any] = (
-            {"legal_basis_stands": True} if withdrawn and holds([said], after) else {}
-        )
-        self.case.record(
-            kind,
-            self.now,
-            self.who,
-            purpose=record.purpose,
-            role=record.role,
-            given=record.given,
-            legal_basis=record.legal_basis,
-            **extra,  # the person withdrew, but a legal duty keeps the referral going
-        )
-        if withdrawn:
-            self._cancel_uncovered(before, after, record.purpose)
+        consent.record_consent(self.fx, record)
         self.open_ready_tracks()
 
-    def _cancel_uncovered(self, before: GuardContext, after: GuardContext, purpose: str) -> None:
-        """Cancel each open task whose consent condition held before and no longer does."""
-        told: set[str] = set()
-        for task in self.case.open_tasks():
-            conditions = covering_conditions(self.loaded.protocol, task, purpose)
-            lost = [g for g in conditions if holds([g], before) and not holds([g], after)]
-            if not lost:
-                continue
-            self._cancel(task, "consent_withdrawn")
-            if task.institution not in told:
-                told.add(task.institution)
-                self.notify("consent_withdrawn", task.role, task.institution, task.key, task)
+    def check_approval(self, approval: str, role: str) -> None:
+        """Refuse an approval the protocol does not have, or by a role that is not its own."""
+        spec = self.loaded.protocol.approvals.get(approval)
+        if spec is None:
+            known = ", ".join(self.loaded.protocol.approvals) or "none"
+            raise InvalidInput(
+                f"Unknown approval {approval!r}; approvals of {self.loaded.id}: {known}."
+            )
+        if role != spec.approver:
+            raise NotAuthorised(
+                f"Case {self.case.ref}: only {spec.approver} may record {approval}, not {role}."
+            )
 
-    def notify(
-        self,
-        template: str,
-        role: str,
-        institution: str,
-        task_key: str | None,
-        task: Task | None = None,
-        level: int | None = None,
-    ) -> None:
-        self.case.new_notifications.append(
-            Notification(template, role, institution, self.now, task_key, task, level)
-        )
+    def approve(self, approval: str, role: str) -> None:
+        """Record a decision by its approver role (e.g. the mediate-assistance plan)."""
+        self.check_approval(approval, role)
+        self.case.add_approval(Approval(approval, role, self.now))
+        self.fx.record(EventKind.approval_recorded, approval=approval, role=role)
+        self.open_ready_tracks()
 
-    # --- extensions -------------------------------------------------------------------
+    def set_attributes(self, values: dict[str, Any]) -> None:
+        """Change non-identifying attributes (already checked against the protocol)."""
+        self.case.attributes.update(values)
+        self.case.attributes_dirty = True
+        if "jurisdiction" in values:  # the focal point's institution may change with the place
+            self.case.lead_institution = self.router.lead_institution()
+            self.case.lead_dirty = True
+        self.fx.record(EventKind.attributes_changed, changed=sorted(values), **values)
+        self.open_ready_tracks()
 
-    def extend_task(self, key: str | int, role: str) -> None:
-        task, spec = TaskMoves(self).find(key)
-        task.due_at, task.extensions = self._extended(
-            spec.due, role, task.due_at, task.extensions, f"task '{key}'"
-        )
-        # the ladder starts again from the new due time (reminders already sent stay sent)
-        task.ladder_step = min(task.ladder_step, overdue_index(self.ladder(task)))
-        task.overdue_at, task.updated_at = None, self.now
-        self.schedule(task)
-        self.case.record(
-            "task_extended",
-            self.now,
-            self.who,
-            track=task.track,
-            task=task.key,
-            role=role,
-            due_at=task.due_at.isoformat(),
-        )
+    def extend_task(self, task: TaskRef, role: str) -> None:
+        target, spec = find_open(self.fx, task)
+        extensions.extend_task(self.fx, target, spec, role)
 
     def extend_deadline(self, track: str, role: str) -> None:
-        deadline = self.case.running_deadline(track)
-        if deadline is None:
-            raise ExtensionRefused(
-                f"Case {self.case.ref}: track '{track}' has no running deadline to extend."
-            )
-        spec = self.loaded.protocol.tracks[track].states[deadline.state].deadline
-        assert spec is not None
-        deadline.due_at, deadline.extensions = self._extended(
-            spec, role, deadline.due_at, deadline.extensions, f"the '{deadline.state}' deadline"
-        )
-        deadline.next_action_at, deadline.dirty = deadline.due_at, True
-        self.case.record(
-            "deadline_extended",
-            self.now,
-            self.who,
-            track=track,
-            state=deadline.state,
-            role=role,
-            due_at=deadline.due_at.isoformat(),
-        )
-
-    def _extended(
-        self, spec: DeadlineSpec, role: str, due_at: datetime, used: int, what: str
-    ) -> tuple[datetime, int]:
-        rule = spec.extension
-        if rule is None:
-            raise ExtensionRefused(
-                f"Case {self.case.ref}: {what} cannot be extended ({spec.basis.value} "
-                f"deadline, {spec.source})."
-            )
-        if role != rule.approver:
-            raise ExtensionRefused(
-                f"Case {self.case.ref}: only {rule.approver} may extend {what}, not {role}."
-            )
-        if used >= rule.max:
-            raise ExtensionRefused(
-                f"Case {self.case.ref}: {what} was already extended {used} time(s); the "
-                f"limit is {rule.max} ({spec.source})."
-            )
-        p = self.loaded.protocol
-        return deadlines.add(due_at, rule.by, p.timezone, p.calendar), used + 1
-
-    # --- the reminder and escalation ladder ------------------------------------------
-
-    def ladder(self, task: Task) -> list[Rung]:
-        p = self.loaded.protocol
-        return rungs(task.created_at, task.due_at, p.escalation, p.timezone, p.calendar)
-
-    def schedule(self, task: Task) -> None:
-        """Set when the sweep next looks at the task: its next rung (never while on hold)."""
-        ladder = self.ladder(task)
-        due = task.is_open and task.status != "on-hold" and task.ladder_step < len(ladder)
-        task.next_action_at = ladder[task.ladder_step].at if due else None
-        task.dirty = True
+        extensions.extend_deadline(self.fx, track, role)
 
     # --- the sweep ------------------------------------------------------------------
 
     def sweep(self) -> int:
-        """Mark what is due as overdue or expired and fire expiry triggers; return the count."""
+        """Climb what is due, expire state deadlines, fire expiry triggers; return the count."""
         handled = 0
         for task in list(self.case.open_tasks()):
             if task.next_action_at is None or task.next_action_at > self.now:
                 continue
-            handled += climb(self, task)
+            while True:
+                climbed = escalation.climb(self.fx, self.router, task)
+                handled += climbed.rungs
+                if climbed.follow_up is None:
+                    break
+                self.follow(climbed.follow_up)
         for d in list(self.case.deadlines):
             if d.status != "running" or d.next_action_at is None or d.next_action_at > self.now:
                 continue
             handled += 1
             d.status, d.next_action_at, d.dirty = "expired", None, True
-            self.case.record(
-                "deadline_expired",
-                self.now,
-                self.who,
+            self.fx.record(
+                EventKind.deadline_expired,
                 track=d.track,
                 state=d.state,
                 due_at=d.due_at.isoformat(),
             )
             rule = self.loaded.protocol.tracks[d.track].states[d.state].deadline
             if rule and rule.on_expiry and not self.case.is_closed:
-                self.try_fire(d.track, rule.on_expiry, cause=f"expired:{d.state}")
+                self.follow(FollowUp(d.track, rule.on_expiry, f"expired:{d.state}"))
         return handled
-
-
-def _new_track(name: str, initial: str, now: datetime) -> TrackState:
-    return TrackState(name, initial, now, now, is_new=True)

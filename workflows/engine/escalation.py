@@ -1,132 +1,92 @@
-"""The reminder and escalation ladder of a task (DESIGN.md section 2, protocol `escalation:`).
+"""Climbing a task's ladder: what each due rung does (when rungs fall: domain/ladder.py).
 
-```yaml
-escalation:
-  remind_before: ["50%", "4 hours"]      # before the due time: a share of the time given, or
-                                         # a duration
-  overdue_notify: [assignee, case_lead]  # at the due time
-  escalate_after: {"1 business_days": comite_interinstitucional, "3 business_days": manager}
-```
-
-A task climbs the rungs in time order; `Task.ladder_step` counts the rungs done and
-`Task.next_action_at` is the time of the next one, so a sweep reads only what is due.
+A reminder tells the assignee (skipped when the due time has already passed, so a late
+sweep sends no stale reminder); the overdue rung marks the task, tells the assignee and the
+case lead, and hands back the task's `on_expiry` trigger for the engine to fire; each
+escalation level tells the coordinator role's institution, then the country's managers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
 
-from protocols.schema import Escalation, parse_duration
-from workflows.domain import deadlines
 from workflows.domain.case import Task
-
-if TYPE_CHECKING:
-    from workflows.engine.engine import Engine
-
-RungKind = Literal["remind", "overdue", "escalate"]
+from workflows.domain.events import EventKind
+from workflows.domain.ladder import Rung
+from workflows.engine.effects import Effects, FollowUp
+from workflows.engine.routing import Router
 
 
 @dataclass(frozen=True, slots=True)
-class Rung:
-    at: datetime
-    kind: RungKind
-    level: int = 0  # escalation level, 1 for the first
-    role: str | None = None  # who an escalation goes to (a role, or "manager")
+class Climbed:
+    rungs: int  # how many rungs were done
+    follow_up: FollowUp | None = None  # the overdue task's expiry trigger, to fire first
 
 
-def rungs(
-    created_at: datetime, due_at: datetime, escalation: Escalation, timezone: str, calendar: str
-) -> list[Rung]:
-    """Every rung of a task's ladder, in time order."""
-    reminders: set[datetime] = set()
-    for item in escalation.remind_before:
-        if item.endswith("%"):
-            share = int(item[:-1]) / 100
-            at = due_at - (due_at - created_at) * share
-        else:
-            at = deadlines.before(due_at, parse_duration(item), timezone, calendar)
-        if created_at < at < due_at:
-            reminders.add(at)
-    out = [Rung(at, "remind") for at in sorted(reminders)]
-    out.append(Rung(due_at, "overdue"))
-    later = sorted(
-        (deadlines.add(due_at, parse_duration(delay), timezone, calendar), role)
-        for delay, role in escalation.escalate_after.items()
-    )
-    out += [Rung(at, "escalate", level, role) for level, (at, role) in enumerate(later, start=1)]
-    return out
+def climb(fx: Effects, router: Router, task: Task) -> Climbed:
+    """Do the task's rungs that are due now, up to the first one that asks for a trigger.
 
-
-def overdue_index(ladder: list[Rung]) -> int:
-    return next(i for i, rung in enumerate(ladder) if rung.kind == "overdue")
-
-
-def climb(e: Engine, task: Task) -> int:
-    """Do every rung of the task that is due now; return how many."""
-    ladder, done = e.ladder(task), 0
+    The engine fires that trigger and climbs again (the task may have closed meanwhile), so
+    what follows an expiry is decided after it, as the protocol says it happens.
+    """
+    ladder, done = fx.ladder(task), 0
     while task.is_open and task.ladder_step < len(ladder):
         rung = ladder[task.ladder_step]
-        if rung.at > e.now:
+        if rung.at > fx.now:
             break
         task.ladder_step += 1
         done += 1
-        if rung.kind == "remind" and task.due_at > e.now:  # a late sweep skips it
-            _remind(e, task)
+        if rung.kind == "remind" and task.due_at > fx.now:
+            _remind(fx, task)
         elif rung.kind == "overdue":
-            _overdue(e, task)
+            follow_up = _overdue(fx, router, task)
+            if follow_up is not None:
+                fx.schedule(task)
+                return Climbed(done, follow_up)
         elif rung.kind == "escalate":
-            _escalate(e, task, rung)
-    e.schedule(task)
-    return done
+            _escalate(fx, router, task, rung)
+    fx.schedule(task)
+    return Climbed(done)
 
 
-def _remind(e: Engine, task: Task) -> None:
-    e.case.record(
-        "task_reminded",
-        e.now,
-        e.who,
+def _remind(fx: Effects, task: Task) -> None:
+    fx.record(
+        EventKind.task_reminded,
         track=task.track,
         task=task.key,
         task_id=task.id,
         due_at=task.due_at.isoformat(),
     )
-    e.notify("task_reminder", task.role, task.institution, task.key, task)
+    fx.notify("task_reminder", task.role, task.institution, task)
 
 
-def _overdue(e: Engine, task: Task) -> None:
-    task.overdue_at, task.dirty = e.now, True
-    e.case.record(
-        "task_overdue",
-        e.now,
-        e.who,
+def _overdue(fx: Effects, router: Router, task: Task) -> FollowUp | None:
+    task.overdue_at, task.dirty = fx.now, True
+    fx.record(
+        EventKind.task_overdue,
         track=task.track,
         task=task.key,
         task_id=task.id,
         due_at=task.due_at.isoformat(),
     )
-    notify = e.loaded.protocol.escalation.overdue_notify
+    notify = fx.protocol.escalation.overdue_notify
     if "assignee" in notify:
-        e.notify("task_overdue", task.role, task.institution, task.key, task)
+        fx.notify("task_overdue", task.role, task.institution, task)
     if "case_lead" in notify:
-        lead = e.loaded.protocol.case_lead
-        e.notify("task_overdue", lead, e.lead_institution(), task.key, task)
-    spec = e.loaded.protocol.task_spec(task.key)[2]
-    if spec.due.on_expiry and not e.case.is_closed:
-        e.try_fire(task.track, spec.due.on_expiry, cause=f"overdue:{task.key}")
+        fx.notify("task_overdue", fx.protocol.case_lead, router.lead_institution(), task)
+    spec = fx.protocol.task_spec(task.key)[2]
+    if spec.due.on_expiry and not fx.case.is_closed:
+        return FollowUp(task.track, spec.due.on_expiry, f"overdue:{task.key}")
+    return None
 
 
-def _escalate(e: Engine, task: Task, rung: Rung) -> None:
+def _escalate(fx: Effects, router: Router, task: Task, rung: Rung) -> None:
     """Escalate to a role (its institution for this case) or to the country's managers."""
-    role = rung.role or e.loaded.protocol.coordinator
-    target = e.loaded.protocol.coordinator if role == "manager" else role
-    found = e.route(target)
-    assert found is not None
-    e.case.record(
-        "task_escalated",
-        e.now,
-        e.who,
+    role = rung.role or fx.protocol.coordinator
+    target = fx.protocol.coordinator if role == "manager" else role
+    found = router.route(target)
+    fx.record(
+        EventKind.task_escalated,
         track=task.track,
         task=task.key,
         task_id=task.id,
@@ -134,4 +94,4 @@ def _escalate(e: Engine, task: Task, rung: Rung) -> None:
         to=role,
         institution=found.institution,
     )
-    e.notify("task_escalated", role, found.institution, task.key, task, rung.level)
+    fx.notify("task_escalated", role, found.institution, task, rung.level)

@@ -4,52 +4,55 @@ A protocol step with `handoff:` opens a task addressed to the coordinator of the
 that receives the person (Colombia to Ecuador at Rumichaca, Peru to Ecuador ...). The task
 carries where the person crosses and which protocol the receiving country runs, never
 personal data; the consented packet (the fields the step `shares`) is read from the
-protected person record only when the receiving side accepts. See workflows/services/crossborder.py
-for what acceptance and arrival do across the two cases.
+protected person record only when the receiving side accepts. What acceptance and arrival
+do across the two cases is a use case: workflows/services/crossborder.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from institutions.directory import route
-from institutions.domain import Route
-from institutions.errors import NoCoordinator
 from protocols.schema import TaskSpec
+from workflows.domain.case import Case
+from workflows.domain.events import EventKind
+from workflows.domain.ports import Catalog
+from workflows.engine.effects import Effects
+from workflows.engine.routing import Router
 
-if TYPE_CHECKING:
-    from workflows.engine.engine import Engine
 
-
-def receiving_country(engine: Engine, spec: TaskSpec) -> str | None:
-    assert spec.handoff is not None
+def receiving_country(case: Case, spec: TaskSpec) -> str | None:
+    """The country a handoff step sends the person to: fixed, or a case attribute."""
+    if spec.handoff is None:
+        return None
     to = spec.handoff.to
     if to.isupper():
         return to
-    value = engine.case.attributes.get(to)
+    value = case.attributes.get(to)
     return str(value) if isinstance(value, str) else None
 
 
-def handoff_task(engine: Engine, track: str, state: str, spec: TaskSpec) -> None:
+def open_handoff(
+    fx: Effects, router: Router, catalog: Catalog | None, track: str, state: str, spec: TaskSpec
+) -> None:
     """Open the handoff task, or tell the focal point why no handoff is possible."""
-    assert spec.handoff is not None
-    e, h = engine, spec.handoff
-    country = receiving_country(e, spec)
-    target = e.catalog.latest(country, h.programme) if (e.catalog and country) else None
+    h = spec.handoff
+    if h is None:
+        raise ValueError(f"Step {spec.id!r} has no handoff to open.")
+    country = receiving_country(fx.case, spec)
+    target = catalog.latest(country, h.programme) if (catalog and country) else None
     info: dict[str, Any] = {
         "country": country,
         # within one country (a smuggling case moving onto the trafficking protocol) the
         # case stays where it is; across a border it arrives at the crossing
         "jurisdiction": h.jurisdictions.get(
-            country or "", e.jurisdiction if country == e.loaded.protocol.country else country
+            country or "", fx.jurisdiction if country == fx.protocol.country else country
         ),
         "programme": h.programme,
         "protocol": target.id if target else None,
         "coordinator": target.protocol.coordinator if target else None,
         "linked_ref": None,
     }
-    found = handoff_route(e, info) if target is not None else None
+    found = router.across(info) if target is not None else None
     if target is None or found is None:
         why = (
             f"no published {h.programme} protocol for {country}"
@@ -58,28 +61,15 @@ def handoff_task(engine: Engine, track: str, state: str, spec: TaskSpec) -> None
         )
         if target is not None:
             why = f"no active institution in {country} fills {info['coordinator']}"
-        e.case.record(
-            "handoff_unavailable",
-            e.now,
-            e.who,
-            track=track,
-            task=spec.id,
-            country=country,
-            reason=why,
+        fx.record(
+            EventKind.handoff_unavailable, track=track, task=spec.id, country=country, reason=why
         )
-        coordinator = e.route(e.loaded.protocol.coordinator)
-        assert coordinator is not None
-        e.add_task(
-            track,
-            state,
-            spec,
-            e.loaded.protocol.coordinator,
-            coordinator.institution,
-            "gap",
-            info,
+        coordinator = fx.protocol.coordinator
+        fx.open_task(
+            track, state, spec, coordinator, router.route(coordinator).institution, "gap", info
         )
         return
-    e.add_task(
+    fx.open_task(
         track,
         state,
         spec,
@@ -89,10 +79,8 @@ def handoff_task(engine: Engine, track: str, state: str, spec: TaskSpec) -> None
         info,
         template="handoff_requested",
     )
-    e.case.record(
-        "handoff_requested",
-        e.now,
-        e.who,
+    fx.record(
+        EventKind.handoff_requested,
         track=track,
         task=spec.id,
         country=country,
@@ -100,24 +88,3 @@ def handoff_task(engine: Engine, track: str, state: str, spec: TaskSpec) -> None
         jurisdiction=info["jurisdiction"],
         institution=found.institution,
     )
-
-
-def handoff_route(
-    engine: Engine, info: dict[str, Any], exclude: Collection[str] = ()
-) -> Route | None:
-    """The receiving coordinator's institution at the crossing (None: all were tried)."""
-    coordinator = info.get("coordinator")
-    country = info.get("country")
-    if not coordinator or not country:
-        return None
-    try:
-        return route(
-            engine.directory,
-            str(country),
-            str(coordinator),
-            str(info.get("jurisdiction") or country),
-            str(coordinator),
-            exclude,
-        )
-    except NoCoordinator:
-        return None

@@ -1,190 +1,123 @@
-"""The task lifecycle: FHIR Task statuses, the allowed moves and which party makes each.
+"""The task lifecycle moves on one loaded case (the table is workflows/domain/lifecycle.py).
 
-From reference/standards-and-libraries.md section 1.2 (core prose, AU eRequesting table,
-Gravity SDOH "set by"):
-
-    requested  -> received | accepted | rejected | cancelled
-    received   -> accepted | rejected | cancelled
-    accepted   -> in-progress | cancelled
-    in-progress-> completed | failed | cancelled
-    any open   -> on-hold (suspended) -> back to the status it had
-
-The responder (the institution the task is addressed to) receives, accepts, rejects, starts,
-holds, resumes, completes and fails; the requester (the case's focal point) cancels. Completing
-or starting a task that was not yet accepted records the implied moves first, so the history
-always follows the table. A rejection ends the task (FHIR re-referral makes a new one): a new
-task opens for the next candidate institution, or goes back to the focal point's institution.
+A rejection ends the task (FHIR re-referral makes a new one): a new task opens for the next
+candidate institution, or goes back to the focal point's institution. Completing a task
+returns the trigger its step fires, for the engine to fire: the moves decide, the engine
+moves tracks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from protocols.schema import TaskSpec
-from workflows.domain.case import OPEN_TASK_STATUSES, Routing, Task, TaskStatus
+from workflows.domain.case import Case, Routing, Task, TaskStatus
 from workflows.domain.errors import InvalidInput, TaskNotOpen, UnknownTask
+from workflows.domain.events import EventKind
+from workflows.domain.lifecycle import IMPLIED, MOVES, allowed_moves, check_reason
 from workflows.domain.outcomes import validate_outcome
-from workflows.engine.handoff import handoff_route
+from workflows.engine.effects import Effects, FollowUp
+from workflows.engine.routing import Router
 
-if TYPE_CHECKING:
-    from workflows.engine.engine import Engine
-
-Party = Literal["responder", "requester"]
-
-REJECT_REASONS = (
-    "no_capacity",
-    "out_of_jurisdiction",
-    "not_competent",
-    "not_eligible",
-    "duplicate",
-    "other",
-)
-HOLD_REASONS = (
-    "waiting_for_person",
-    "waiting_for_documents",
-    "waiting_for_other_institution",
-    "person_unreachable",
-    "security",
-    "other",
-)
-FAIL_REASONS = ("person_unreachable", "person_declined", "service_unavailable", "other")
-CANCEL_REASONS = ("not_needed", "duplicate", "entered_in_error", "other")
-REASONS: dict[str, tuple[str, ...]] = {
-    "reject": REJECT_REASONS,
-    "hold": HOLD_REASONS,
-    "fail": FAIL_REASONS,
-    "cancel": CANCEL_REASONS,
-}
+TaskRef = int | str  # a task id, or a task key (the open task with that key)
 
 
 @dataclass(frozen=True, slots=True)
-class Move:
-    sources: tuple[TaskStatus, ...]
-    target: TaskStatus | None  # None: back to the status before the hold
-    party: Party
-    event: str
+class Moved:
+    """What a move did: the task, and what the engine does next."""
+
+    task: Task
+    follow_up: FollowUp | None = None  # the trigger a completion fires
+    reopen: bool = False  # a completion changed what guards see: open the tracks now ready
 
 
-_BEFORE_HOLD: tuple[TaskStatus, ...] = ("requested", "received", "accepted", "in-progress")
-MOVES: dict[str, Move] = {
-    "receive": Move(("requested",), "received", "responder", "task_received"),
-    "accept": Move(("requested", "received"), "accepted", "responder", "task_accepted"),
-    "reject": Move(("requested", "received"), "rejected", "responder", "task_rejected"),
-    "start": Move(("accepted",), "in-progress", "responder", "task_started"),
-    "hold": Move(_BEFORE_HOLD, "on-hold", "responder", "task_held"),
-    "resume": Move(("on-hold",), None, "responder", "task_resumed"),
-    "complete": Move(("in-progress",), "completed", "responder", "task_completed"),
-    "fail": Move(("in-progress",), "failed", "responder", "task_failed"),
-    "cancel": Move(OPEN_TASK_STATUSES, "cancelled", "requester", "task_cancelled"),
-}
-# Moves a responder may make in one go from an earlier status; each step is recorded.
-_IMPLIED: dict[str, dict[str, tuple[str, ...]]] = {
-    "start": {"requested": ("accept",), "received": ("accept",)},
-    "complete": {
-        "requested": ("accept", "start"),
-        "received": ("accept", "start"),
-        "accepted": ("start",),
-    },
-}
+def find_task(case: Case, task: TaskRef) -> Task:
+    """A task of the case by id or by key (the open one with that key, else the latest)."""
+    found = case.task(task)
+    if found is None:
+        known = ", ".join(t.ident for t in case.open_tasks()) or "none"
+        raise UnknownTask(f"Case {case.ref} has no task {task!r}; open tasks: {known}.")
+    return found
 
 
-def allowed_moves(task: Task) -> list[str]:
-    """The moves open to a task in its status, implied steps included."""
-    return [
-        name
-        for name, move in MOVES.items()
-        if task.status in move.sources or task.status in _IMPLIED.get(name, {})
-    ]
+def find_open(fx: Effects, task: TaskRef) -> tuple[Task, TaskSpec]:
+    """An open task of the case, with its protocol step."""
+    found = find_task(fx.case, task)
+    if not found.is_open:
+        raise TaskNotOpen(
+            f"Task '{found.key}' of case {fx.case.ref} is {found.status}; only open tasks "
+            "can change."
+        )
+    return found, fx.protocol.task_spec(found.key)[2]
 
 
-def check_reason(move: str, reason: str | None, note: str | None) -> None:
-    codes = REASONS.get(move)
-    if codes is None:
-        return
-    if reason not in codes:
-        raise InvalidInput(f"A {move} needs a reason, one of: {', '.join(codes)} (got {reason!r}).")
-    if reason == "other" and not (note or "").strip():
-        raise InvalidInput(f"A {move} with reason 'other' needs a note saying why.")
-
-
+@dataclass(frozen=True, slots=True)
 class TaskMoves:
-    """The lifecycle moves on one loaded case, through its engine."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.e = engine
-
-    def find(self, ref: str | int) -> tuple[Task, TaskSpec]:
-        """An open task by id or by key, with its protocol step."""
-        case = self.e.case
-        task = case.task(ref)
-        if task is None:
-            known = ", ".join(t.ident for t in case.open_tasks()) or "none"
-            raise UnknownTask(f"Case {case.ref} has no task {ref!r}; open tasks: {known}.")
-        if not task.is_open:
-            raise TaskNotOpen(
-                f"Task '{task.key}' of case {case.ref} is {task.status}; only open tasks "
-                "can change."
-            )
-        return task, self.e.loaded.protocol.task_spec(task.key)[2]
+    fx: Effects
+    router: Router
 
     def move(
         self,
-        ref: str | int,
+        task: TaskRef,
         name: str,
         *,
         reason: str | None = None,
         note: str | None = None,
         outcome: dict[str, Any] | None = None,
-    ) -> Task:
+    ) -> Moved:
         if name not in MOVES:
             raise InvalidInput(f"Unknown task move {name!r}; moves: {', '.join(MOVES)}.")
-        task, spec = self.find(ref)
+        target, spec = find_open(self.fx, task)
         check_reason(name, reason, note)
-        if task.status == "on-hold" and name != "resume" and name != "cancel":
+        if target.status == "on-hold" and name not in ("resume", "cancel"):
             raise TaskNotOpen(
-                f"Task '{task.key}' of case {self.e.case.ref} is on hold; resume it first "
+                f"Task '{target.key}' of case {self.fx.case.ref} is on hold; resume it first "
                 "(allowed now: resume, cancel)."
             )
-        for step in _IMPLIED.get(name, {}).get(task.status, ()):
-            self._set(task, step, MOVES[step].target)
+        for step in IMPLIED.get(name, {}).get(target.status, ()):
+            self._set(target, step, MOVES[step].target)
         move = MOVES[name]
-        if task.status not in move.sources:
+        if target.status not in move.sources:
             raise TaskNotOpen(
-                f"Task '{task.key}' of case {self.e.case.ref} is {task.status}; '{name}' is "
-                f"allowed only from {', '.join(move.sources)} (allowed now: "
-                f"{', '.join(allowed_moves(task)) or 'none'})."
+                f"Task '{target.key}' of case {self.fx.case.ref} is {target.status}; '{name}' "
+                f"is allowed only from {', '.join(move.sources)} (allowed now: "
+                f"{', '.join(allowed_moves(target)) or 'none'})."
             )
+        fx = self.fx
         if name == "hold":
-            self._hold(task, reason or "", note)
+            self._hold(target, reason or "", note)
         elif name == "resume":
-            self._resume(task)
+            self._resume(target)
         elif name == "complete":
-            self._complete(task, spec, outcome or {})
+            return self._complete(target, spec, outcome or {})
         elif name == "reject":
-            self._end(task, "rejected", "task_rejected", reason, note)
-            self._reroute(task, spec)
+            self._end(target, "rejected", EventKind.task_rejected, reason, note)
+            self._reroute(target, spec)
         elif name == "cancel":
-            self._end(task, "cancelled", "task_cancelled", reason, note)
-            self.e.notify("task_cancelled", task.role, task.institution, task.key, task)
+            self._end(target, "cancelled", EventKind.task_cancelled, reason, note)
+            fx.notify("task_cancelled", target.role, target.institution, target)
         elif name == "fail":
-            self._end(task, "failed", "task_failed", reason, note)
-            lead = self.e.loaded.protocol.case_lead
-            self.e.notify("task_failed", lead, self.e.lead_institution(), task.key, task)
+            self._end(target, "failed", EventKind.task_failed, reason, note)
+            lead = fx.protocol.case_lead
+            fx.notify("task_failed", lead, self.router.lead_institution(), target)
         else:
-            self._set(task, name, move.target)
-        return task
+            self._set(target, name, move.target)
+        return Moved(target)
 
     def _end(
-        self, task: Task, status: TaskStatus, event: str, reason: str | None, note: str | None
+        self,
+        task: Task,
+        status: TaskStatus,
+        event: EventKind,
+        reason: str | None,
+        note: str | None,
     ) -> None:
-        e = self.e
+        fx = self.fx
         task.status, task.reason, task.note = status, reason, note
-        task.next_action_at, task.updated_at, task.dirty = None, e.now, True
-        e.case.record(
+        task.next_action_at, task.updated_at, task.dirty = None, fx.now, True
+        fx.record(
             event,
-            e.now,
-            e.who,
             track=task.track,
             task=task.key,
             task_id=task.id,
@@ -195,24 +128,24 @@ class TaskMoves:
 
     def _reroute(self, rejected: Task, spec: TaskSpec) -> None:
         """FHIR re-referral: a new task for the next candidate, or back to the focal point."""
-        e = self.e
+        fx, router = self.fx, self.router
         tried = {
             t.institution
-            for t in e.case.tasks
+            for t in fx.case.tasks
             if t.key == rejected.key and t.status == "rejected" and t.state == rejected.state
         }
-        lead = e.loaded.protocol.case_lead
         if rejected.handoff is not None:
-            found = handoff_route(e, rejected.handoff, exclude=tried)
+            found = router.across(rejected.handoff, tried)
         else:
-            found = e.route(rejected.role, exclude=tried)
+            found = router.reroute(rejected.role, tried)
         template = "task_assigned" if rejected.handoff is None else "handoff_requested"
+        lead = router.lead_institution()
         routing: Routing
         if found is None or found.institution in tried:
-            institution, routing = e.lead_institution(), "returned"
+            institution, routing = lead, "returned"
         else:
             institution, routing = found.institution, "gap" if found.gap else "rerouted"
-        task = e.add_task(
+        task = fx.open_task(
             rejected.track,
             rejected.state,
             spec,
@@ -222,27 +155,23 @@ class TaskMoves:
             rejected.handoff,
             template=template,
         )
-        e.case.record(
-            "task_rerouted",
-            e.now,
-            e.who,
+        fx.record(
+            EventKind.task_rerouted,
             track=task.track,
             task=task.key,
             rejected_by=rejected.institution,
             institution=task.institution,
             routing=task.routing,
         )
-        e.notify("task_rejected", lead, e.lead_institution(), rejected.key, rejected)
+        fx.notify("task_rejected", fx.protocol.case_lead, lead, rejected)
 
     def _hold(self, task: Task, reason: str, note: str | None) -> None:
-        e = self.e
+        fx = self.fx
         task.status_before_hold, task.status = task.status, "on-hold"
         task.reason, task.note = reason, note
-        task.held_at, task.next_action_at, task.updated_at, task.dirty = e.now, None, e.now, True
-        e.case.record(
-            "task_held",
-            e.now,
-            e.who,
+        task.held_at, task.next_action_at, task.updated_at, task.dirty = fx.now, None, fx.now, True
+        fx.record(
+            EventKind.task_held,
             track=task.track,
             task=task.key,
             task_id=task.id,
@@ -251,19 +180,17 @@ class TaskMoves:
         )
 
     def _resume(self, task: Task) -> None:
-        e = self.e
-        assert task.held_at is not None
-        paused = e.now - task.held_at
+        fx = self.fx
+        held_at = task.held_at or fx.now  # an on-hold task always has it (set by _hold)
+        paused = fx.now - held_at
         # the clock stops while on hold: the due time moves by the time spent on hold
         task.due_at += paused
         task.status = task.status_before_hold or "requested"
         task.held_at, task.status_before_hold, task.reason = None, None, None
-        task.updated_at = e.now
-        e.schedule(task)
-        e.case.record(
-            "task_resumed",
-            e.now,
-            e.who,
+        task.updated_at = fx.now
+        fx.schedule(task)
+        fx.record(
+            EventKind.task_resumed,
             track=task.track,
             task=task.key,
             task_id=task.id,
@@ -271,76 +198,64 @@ class TaskMoves:
             due_at=task.due_at.isoformat(),
         )
 
-    def _complete(self, task: Task, spec: TaskSpec, outcome: dict[str, Any]) -> None:
-        e = self.e
-        task.outcome = validate_outcome(e.case.ref, spec, outcome)
-        task.status, task.next_action_at, task.updated_at, task.dirty = (
-            "completed",
-            None,
-            e.now,
-            True,
-        )
-        e.case.record(
-            "task_completed",
-            e.now,
-            e.who,
+    def _complete(self, task: Task, spec: TaskSpec, outcome: dict[str, Any]) -> Moved:
+        fx = self.fx
+        task.outcome = validate_outcome(fx.case.ref, spec, outcome)
+        task.status, task.next_action_at, task.updated_at = "completed", None, fx.now
+        task.dirty = True
+        fx.record(
+            EventKind.task_completed,
             track=task.track,
             task=task.key,
             task_id=task.id,
             outcome=task.outcome,
-            late=e.now > task.due_at,
+            late=fx.now > task.due_at,
         )
         if spec.on_complete:
-            e.try_fire(task.track, spec.on_complete, cause=f"completed:{task.key}")
-        else:
-            e.open_ready_tracks()
+            return Moved(task, FollowUp(task.track, spec.on_complete, f"completed:{task.key}"))
+        return Moved(task, reopen=True)
 
-    def assign(self, ref: str | int, owner: str | None) -> Task:
+    def assign(self, task: TaskRef, owner: str | None) -> Task:
         """Give the task to a user of the same institution (checked by the service)."""
-        task, _ = self.find(ref)
-        task.owner, task.updated_at, task.dirty = owner, self.e.now, True
-        self.e.case.record(
-            "task_assigned_to_user",
-            self.e.now,
-            self.e.who,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
+        target, _ = find_open(self.fx, task)
+        target.owner, target.updated_at, target.dirty = owner, self.fx.now, True
+        self.fx.record(
+            EventKind.task_assigned_to_user,
+            track=target.track,
+            task=target.key,
+            task_id=target.id,
             owner=owner,
         )
-        return task
+        return target
 
-    def refer(self, ref: str | int, institution: str) -> Task:
+    def refer(self, task: TaskRef, institution: str) -> Task:
         """The focal point sends a task that came back to them to another institution."""
-        task, _ = self.find(ref)
-        if task.status != "requested":
+        target, _ = find_open(self.fx, task)
+        if target.status != "requested":
             raise TaskNotOpen(
-                f"Task '{task.key}' of case {self.e.case.ref} is {task.status}; only a task "
-                "nobody has taken up yet (requested) can be referred elsewhere."
+                f"Task '{target.key}' of case {self.fx.case.ref} is {target.status}; only a "
+                "task nobody has taken up yet (requested) can be referred elsewhere."
             )
-        before = task.institution
-        task.institution, task.routing, task.owner = institution, "referred", None
-        task.updated_at, task.dirty = self.e.now, True
-        self.e.case.record(
-            "task_referred",
-            self.e.now,
-            self.e.who,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
+        before = target.institution
+        target.institution, target.routing, target.owner = institution, "referred", None
+        target.updated_at, target.dirty = self.fx.now, True
+        self.fx.record(
+            EventKind.task_referred,
+            track=target.track,
+            task=target.key,
+            task_id=target.id,
             institution=institution,
             previous=before,
         )
-        self.e.notify("task_assigned", task.role, institution, task.key, task)
-        return task
+        self.fx.notify("task_assigned", target.role, institution, target)
+        return target
 
     def _set(self, task: Task, name: str, status: TaskStatus | None) -> None:
-        assert status is not None
-        task.status, task.updated_at, task.dirty = status, self.e.now, True
-        self.e.case.record(
+        if status is None:  # only `resume` has no fixed target, and it is never implied
+            raise InvalidInput(f"The move '{name}' has no fixed status to set.")
+        task.status, task.updated_at, task.dirty = status, self.fx.now, True
+        self.fx.record(
             MOVES[name].event,
-            self.e.now,
-            self.e.who,
             track=task.track,
             task=task.key,
             task_id=task.id,

@@ -1,4 +1,4 @@
-"""Read-only SQL over cases for the focal point's case list and timeline (no personal data).
+"""The focal point's case list and a case's timeline: read-only SQL, no personal data.
 
 One page query plus one count, computed in SQL: the page's 25 case ids are picked first
 (filters, newest first, LIMIT/OFFSET), and the care state and task counts are read only for
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, select
 
-from workflows.domain.case import OPEN_TASK_STATUSES
+from workflows.domain.case import OPEN_TASK_STATUSES, Case
 from workflows.store import tables
 
 
@@ -68,7 +68,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlCasebook:
+class SqlCaseList:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
@@ -167,17 +167,12 @@ class SqlCasebook:
             query = query.where(c.c.country.in_(sorted(countries)))
         return sorted(str(v) for v in self._conn.execute(query).scalars())
 
-    def protocol_hashes(self) -> list[str]:
-        """Every protocol version some case is pinned to (a small table)."""
-        p = tables.protocol_versions
-        return list(self._conn.execute(select(p.c.content_hash).order_by(p.c.stored_at)).scalars())
-
-    def timeline(self, case_id: int, limit: int = 500) -> list[TimelineEntry]:
+    def timeline(self, case: Case, limit: int = 500) -> list[TimelineEntry]:
         """A case's events, newest first."""
         e = tables.events
         query = (
             select(e.c.id, e.c.at, e.c.actor, e.c.kind, e.c.track, e.c.data)
-            .where(e.c.case_id == case_id)
+            .where(e.c.case_id == case.id)
             .order_by(e.c.at.desc(), e.c.id.desc())
             .limit(limit)
         )
@@ -185,9 +180,3 @@ class SqlCasebook:
             TimelineEntry(r.id, r.at, r.actor, r.kind, r.track, dict(r.data or {}))
             for r in self._conn.execute(query)
         ]
-
-    def has_person(self, case_id: int) -> bool:
-        """Whether a protected person record exists (its payload is not read)."""
-        p = tables.persons
-        query = select(p.c.case_id).where(p.c.case_id == case_id)
-        return self._conn.execute(query).first() is not None

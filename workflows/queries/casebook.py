@@ -1,5 +1,4 @@
-"""The focal point's casebook: the case list, a case's page, the steps allowed now, and
-revealing the protected person record on demand (logged).
+"""The focal point's casebook: the case list, a case's page and the steps allowed now.
 
 Every function checks the actor first: focal points see the cases of their country scope;
 officers, managers and admins are refused (they have their inbox and compliance figures).
@@ -12,43 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import get_args
 
-from sqlalchemy import Connection
-
 from protocols.loader import LoadedProtocol
 from protocols.schema import Labels, Protocol
-from workflows.domain.access import Actor, require_case_access
+from workflows.domain.access import Actor, require_case_access, require_casebook
 from workflows.domain.case import Case
-from workflows.domain.errors import InvalidInput, NotAuthorised
+from workflows.domain.errors import NotAuthorised
 from workflows.domain.guards import GuardContext, unmet
-from workflows.domain.ports import UnitOfWork
-from workflows.queries.case_list import CaseFilter, CaseRow, SqlCasebook, TimelineEntry
-from workflows.services.cases import Services
-from workflows.store.vault import normalise
+from workflows.domain.ports import Services
+from workflows.queries.case_list import CaseFilter, CaseRow, SqlCaseList, TimelineEntry
+from workflows.queries.sql import connection
 
 PAGE_SIZE = 25
-# Why a focal point opens the protected person record; the code goes into the event.
-MIN_DOCUMENT = 4  # shorter numbers would match too many people
-REVEAL_REASONS = ("case_work", "contact_person", "legal_proceeding", "verification")
 PROGRAMMES: tuple[str, ...] = get_args(Protocol.model_fields["programme"].annotation)
-
-
-def _queries(uow: UnitOfWork) -> SqlCasebook:
-    """The casebook read model on the unit of work's connection (SQL units of work only)."""
-    conn = getattr(uow, "connection", None)
-    if not isinstance(conn, Connection):
-        raise TypeError("The casebook reads need a SQL unit of work (one with a connection).")
-    return SqlCasebook(conn)
-
-
-def require_casebook(actor: Actor, doing: str = "list cases") -> None:
-    """Only focal points (and the system) work with whole cases."""
-    if actor.is_system or actor.role == "focal_point":
-        return
-    raise NotAuthorised(
-        f"{actor.describe()} may not {doing}: only focal points work on whole cases; "
-        "institutions act on the tasks addressed to them (their inbox) and managers read "
-        "compliance figures."
-    )
 
 
 def _scope(actor: Actor, country: str | None) -> frozenset[str] | None:
@@ -93,7 +67,7 @@ def list_cases(
     f = CaseFilter(_scope(actor, country), care_state, overdue_only, lead_institution, prefix)
     now = svc.clock.now()
     with svc.uow() as uow:
-        q = _queries(uow)
+        q = SqlCaseList(connection(uow))
         total = q.count(f, now)
         pages = max(1, math.ceil(total / page_size))
         page = min(max(1, page), pages)
@@ -114,9 +88,8 @@ def list_options(svc: Services, actor: Actor) -> ListOptions:
     require_casebook(actor)
     scope = None if actor.is_system else frozenset(actor.countries)
     with svc.uow() as uow:
-        q = _queries(uow)
         states: dict[str, Labels] = {}
-        for content_hash in q.protocol_hashes():
+        for content_hash in uow.protocols.hashes():
             protocol = uow.protocols.pinned(content_hash).protocol
             care = protocol.tracks.get("care")
             if care is None or (scope is not None and protocol.country not in scope):
@@ -124,7 +97,7 @@ def list_options(svc: Services, actor: Actor) -> ListOptions:
             for name, state in care.states.items():
                 states.setdefault(name, state.label)
         leads = {}
-        for inst_id in q.lead_institutions(scope):
+        for inst_id in SqlCaseList(connection(uow)).lead_institutions(scope):
             inst = uow.directory.institution(inst_id)
             leads[inst_id] = inst.name if inst is not None else inst_id
     return ListOptions(sorted(scope or []), states, leads)
@@ -185,18 +158,6 @@ def steps(case: Case, loaded: LoadedProtocol, locale: str = "es") -> dict[str, l
     return out
 
 
-def allowed_steps(
-    svc: Services, actor: Actor, ref: str, locale: str = "es"
-) -> dict[str, list[Step]]:
-    """The triggers of each open track of a case, allowed now or blocked (and why)."""
-    require_casebook(actor, f"see the steps of case {ref}")
-    with svc.uow() as uow:
-        case = uow.cases.get(ref)
-        require_case_access(actor, case, "read")
-        loaded = uow.protocols.pinned(case.protocol_hash)
-    return steps(case, loaded, locale)
-
-
 # --- a case's page --------------------------------------------------------------------------
 
 
@@ -219,10 +180,8 @@ def case_detail(svc: Services, actor: Actor, ref: str, locale: str = "es") -> Ca
         case = uow.cases.get(ref)
         require_case_access(actor, case, "read")
         loaded = uow.protocols.pinned(case.protocol_hash)
-        assert case.id is not None
-        q = _queries(uow)
-        timeline = q.timeline(case.id)
-        has_person = q.has_person(case.id)
+        timeline = SqlCaseList(connection(uow)).timeline(case)
+        has_person = uow.cases.has_person(case)
         ids = {t.institution for t in case.tasks}
         if case.lead_institution:
             ids.add(case.lead_institution)
@@ -247,65 +206,4 @@ def new_case_protocols(svc: Services, actor: Actor) -> list[LoadedProtocol]:
             loaded = svc.catalog.latest(country, programme)
             if loaded is not None:
                 found.append(loaded)
-    return found
-
-
-# --- revealing the person record ------------------------------------------------------------
-
-
-def reveal_person(svc: Services, actor: Actor, ref: str, reason: str) -> dict[str, str]:
-    """The protected person record of a case, for a focal point who gives a coded reason.
-
-    The view leaves an append-only `personal_data_viewed` event with the reason and the
-    names of the fields shown (never their values); the case version does not change.
-    """
-    if reason not in REVEAL_REASONS:
-        raise InvalidInput(
-            f"Unknown reason {reason!r} to reveal personal data; reasons: "
-            f"{', '.join(REVEAL_REASONS)}."
-        )
-    require_casebook(actor, f"reveal personal data of case {ref}")
-    with svc.uow() as uow:
-        case = uow.cases.get(ref)
-        require_case_access(actor, case, "reveal personal data of")
-        person = uow.cases.person(case)
-        case.record(
-            "personal_data_viewed",
-            svc.clock.now(),
-            actor.name,
-            reason=reason,
-            fields=sorted(person),
-        )
-        uow.cases.save(case)  # an event only: no claim, no version bump
-        uow.commit()
-    return person
-
-
-def find_by_document(svc: Services, actor: Actor, number: str, reason: str) -> list[str]:
-    """The cases in the actor's scope whose person has this document number.
-
-    The lookup goes through the blind index (the number is never compared in the clear) and
-    leaves a `personal_data_searched` event with the reason on every case it finds.
-    """
-    if reason not in REVEAL_REASONS:
-        raise InvalidInput(
-            f"Unknown reason {reason!r} to search personal data; reasons: "
-            f"{', '.join(REVEAL_REASONS)}."
-        )
-    require_casebook(actor, "search cases by document number")
-    if len(normalise(number)) < MIN_DOCUMENT:
-        raise InvalidInput(
-            f"A document number has at least {MIN_DOCUMENT} letters or digits; "
-            "write it whole (spaces, dots and dashes do not matter)."
-        )
-    found = []
-    with svc.uow() as uow:
-        for ref in uow.cases.with_document(number):
-            case = uow.cases.get(ref)
-            if case.country not in actor.countries:
-                continue  # another country's case: not even its existence is told
-            case.record("personal_data_searched", svc.clock.now(), actor.name, reason=reason)
-            uow.cases.save(case)
-            found.append(ref)
-        uow.commit()
     return found

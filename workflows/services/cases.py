@@ -1,30 +1,26 @@
-"""Use cases of the case engine. Ports come in as arguments; no framework imports."""
+"""Case use cases: open a case, fire a step, record consent, approvals, attributes and
+extensions, read a whole case. Ports come in as arguments; no framework imports.
+
+Each change runs the same way (`run`): load the case, check the actor may do it and the
+form is fresh (`expected_version`), compare-and-set the version, let the engine apply the
+step, save and commit once.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from institutions.domain import JURISDICTION, JURISDICTION_HELP
 from protocols.loader import LoadedProtocol
-from protocols.schema import CONSENT_PURPOSES, PERSON_FIELDS, RISK_LEVELS
-from workflows.domain.access import Actor, require_case_access
-from workflows.domain.case import Approval, Case, ConsentRecord
+from protocols.schema import CONSENT_PURPOSES
+from workflows.domain.access import Actor, require_case_access, require_fills
+from workflows.domain.attributes import check_attributes, check_person
+from workflows.domain.case import Case, ConsentRecord
 from workflows.domain.errors import ConcurrentChange, InvalidInput, NotAuthorised
-from workflows.domain.ports import Catalog, Clock, UnitOfWork
+from workflows.domain.ports import Services, UnitOfWork
 from workflows.engine.engine import Engine
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """The ports every use case needs, wired once by ruta/bootstrap.py."""
-
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    catalog: Catalog
 
 
 def open_case(
@@ -55,7 +51,7 @@ def new_case(
             f"Protocol {loaded.id} {loaded.protocol.version} is {loaded.protocol.status}; "
             "cases open only under a published version."
         )
-    attrs = check_attributes(loaded, attributes, opening=True)
+    attrs = check_attributes(loaded.protocol, attributes, opening=True)
     check_person(person or {})
     now = svc.clock.now()
     country = loaded.protocol.country
@@ -92,16 +88,8 @@ def engine(
     return Engine(case, loaded, uow.directory, now or svc.clock.now(), actor, svc.catalog)
 
 
-def check_person(person: dict[str, str]) -> None:
-    unknown = sorted(set(person) - set(PERSON_FIELDS))
-    if unknown:
-        raise InvalidInput(
-            f"Unknown person field(s) {', '.join(unknown)}; allowed: {', '.join(PERSON_FIELDS)}."
-        )
-
-
 @dataclass(slots=True)
-class _Change:
+class Change:
     """A loaded, claimed case and an engine to change it, inside one unit of work."""
 
     case: Case
@@ -116,7 +104,8 @@ def change(
     actor: Actor,
     expected_version: int | None,
     check: Callable[[Case], None] | None = None,
-) -> _Change:
+    now: datetime | None = None,
+) -> Change:
     """Load a case, check the actor may do this and the form is fresh, then claim it."""
     case = uow.cases.get(ref)
     if check is not None:
@@ -125,7 +114,7 @@ def change(
         raise ConcurrentChange(ref, expected_version, case.version)
     uow.cases.claim(case)
     loaded = uow.protocols.pinned(case.protocol_hash)
-    return _Change(case, engine(svc, uow, case, loaded, actor), uow)
+    return Change(case, engine(svc, uow, case, loaded, actor, now), uow)
 
 
 def run(
@@ -133,7 +122,7 @@ def run(
     ref: str,
     actor: Actor,
     expected_version: int | None,
-    step: Callable[[Engine], object],
+    step: Callable[[Change], object],
     check: Callable[[Case], None] | None = None,
 ) -> int:
     """Load, check, claim, apply one step, save and commit; return the case's new version.
@@ -147,7 +136,7 @@ def run(
 
     with svc.uow() as uow:
         ch = change(svc, uow, ref, actor, expected_version, check)
-        step(ch.engine)
+        step(ch)
         uow.cases.save(ch.case)
         uow.commit()
         return ch.case.version
@@ -162,7 +151,7 @@ def fire(
     expected_version: int | None = None,
 ) -> int:
     """A person fires a protocol step on one track."""
-    return run(svc, ref, actor, expected_version, lambda e: e.fire(track, trigger))
+    return run(svc, ref, actor, expected_version, lambda ch: ch.engine.fire(track, trigger))
 
 
 def extend(
@@ -179,13 +168,12 @@ def extend(
     if (task is None) == (track is None):
         raise InvalidInput("An extension names either a task or a track, not both.")
 
-    def step(e: Engine) -> None:
-        require_fills(e, actor, role, "grant an extension")
+    def step(ch: Change) -> None:
+        _require_fills(ch, actor, role, "grant an extension")
         if task is not None:
-            e.extend_task(task, role)
-        else:
-            assert track is not None
-            e.extend_deadline(track, role)
+            ch.engine.extend_task(task, role)
+        elif track is not None:
+            ch.engine.extend_deadline(track, role)
 
     return run(svc, ref, actor, expected_version, step, check=_focal_point_or_institution(actor))
 
@@ -206,13 +194,13 @@ def record_consent(
             f"Unknown consent purpose {purpose!r}; allowed: {', '.join(CONSENT_PURPOSES)}."
         )
 
-    def step(e: Engine) -> None:
-        if role is not None and role not in e.loaded.protocol.roles:
+    def step(ch: Change) -> None:
+        roles = ch.engine.loaded.protocol.roles
+        if role is not None and role not in roles:
             raise InvalidInput(
-                f"Unknown role {role!r}; roles of {e.loaded.id}: "
-                f"{', '.join(e.loaded.protocol.roles)}."
+                f"Unknown role {role!r}; roles of {ch.case.protocol_id}: {', '.join(roles)}."
             )
-        e.record_consent(ConsentRecord(purpose, role, given, e.now, legal_basis))
+        ch.engine.record_consent(ConsentRecord(purpose, role, given, ch.engine.now, legal_basis))
 
     return run(svc, ref, actor, expected_version, step)
 
@@ -227,36 +215,17 @@ def approve(
 ) -> int:
     """Record a decision by its approver role (e.g. the mediate-assistance plan)."""
 
-    def step(e: Engine) -> None:
-        spec = e.loaded.protocol.approvals.get(approval)
-        if spec is None:
-            known = ", ".join(e.loaded.protocol.approvals) or "none"
-            raise InvalidInput(
-                f"Unknown approval {approval!r}; approvals of {e.loaded.id}: {known}."
-            )
-        if role != spec.approver:
-            raise NotAuthorised(
-                f"Case {e.case.ref}: only {spec.approver} may record {approval}, not {role}."
-            )
-        require_fills(e, actor, role, f"record {approval}")
-        record = Approval(approval, role, e.now)
-        e.case.approvals.append(record)
-        e.case.new_approvals.append(record)
-        e.case.record("approval_recorded", e.now, e.who, approval=approval, role=role)
-        e.open_ready_tracks()
+    def step(ch: Change) -> None:
+        ch.engine.check_approval(approval, role)
+        _require_fills(ch, actor, role, f"record {approval}")
+        ch.engine.approve(approval, role)
 
     return run(svc, ref, actor, expected_version, step, check=_focal_point_or_institution(actor))
 
 
-def require_fills(e: Engine, actor: Actor, role: str, doing: str) -> None:
-    """Focal points record decisions on behalf of a role; others must fill the role."""
-    if actor.is_system or (actor.role == "focal_point" and e.case.country in actor.countries):
-        return
-    inst = e.directory.institution(actor.institution or "")
-    if inst is None or role not in inst.roles or inst.country != e.case.country:
-        raise NotAuthorised(
-            f"{actor.describe()} may not {doing} on case {e.case.ref}: that is for {role}."
-        )
+def _require_fills(ch: Change, actor: Actor, role: str, doing: str) -> None:
+    institution = ch.uow.directory.institution(actor.institution or "")
+    require_fills(actor, ch.case, institution, role, doing)
 
 
 def _focal_point_or_institution(actor: Actor) -> Callable[[Case], None]:
@@ -279,101 +248,10 @@ def set_attributes(
 ) -> int:
     """Update non-identifying case attributes (risk level, modality ...)."""
 
-    def step(e: Engine) -> None:
-        clean = check_attributes(e.loaded, values, opening=False)
-        e.case.attributes.update(clean)
-        e.case.attributes_dirty = True
-        if "jurisdiction" in clean:  # the focal point's institution may change with the place
-            e.case.lead_institution, e.case.lead_dirty = e.lead_institution(), True
-        e.case.record("attributes_changed", e.now, e.who, changed=sorted(clean), **clean)
-        e.open_ready_tracks()
+    def step(ch: Change) -> None:
+        ch.engine.set_attributes(check_attributes(ch.engine.loaded.protocol, values, False))
 
     return run(svc, ref, actor, expected_version, step)
-
-
-def check_attributes(
-    loaded: LoadedProtocol, values: dict[str, Any], opening: bool
-) -> dict[str, Any]:
-    """Validate case attributes: built-ins plus those the protocol declares."""
-    p = loaded.protocol
-    declared = p.attributes
-    allowed = ["jurisdiction", "minor", "nationality", "risk", *declared]
-    clean: dict[str, Any] = {}
-    for name, value in values.items():
-        if name == "jurisdiction":
-            ok = (
-                isinstance(value, str)
-                and bool(JURISDICTION.match(value))
-                and (value[:2] == p.country)
-            )
-            want = f"a jurisdiction of {p.country}: {JURISDICTION_HELP}"
-        elif name == "minor":
-            ok, want = isinstance(value, bool), "true or false"
-        elif name == "nationality":
-            ok = isinstance(value, str) and bool(re.fullmatch(r"[A-Z]{2}", value))
-            want = "an ISO 3166-1 alpha-2 code such as VE"
-        elif name == "risk":
-            ok, want = value in RISK_LEVELS, f"one of {', '.join(RISK_LEVELS)}"
-        elif name in declared:
-            options = declared[name].values
-            ok = options is None or value in options
-            want = f"one of {', '.join(options or [])}"
-        else:
-            raise InvalidInput(
-                f"Unknown case attribute {name!r}; allowed: {', '.join(allowed)}. Personal "
-                "data (names, documents, contacts) goes to the protected person record."
-            )
-        if not ok:
-            raise InvalidInput(f"Case attribute {name!r} cannot be {value!r}; use {want}.")
-        clean[name] = value
-    if opening:
-        missing = [k for k in ("jurisdiction", "minor") if k not in clean]
-        if missing:
-            raise InvalidInput(f"Opening a case needs the attribute(s): {', '.join(missing)}.")
-    return clean
-
-
-@dataclass(slots=True)
-class SweepReport:
-    cases: int = 0
-    handled: int = 0
-    skipped: list[str] = field(default_factory=list)  # another worker had them
-
-
-def sweep(svc: Services, batch: int = 200) -> SweepReport:
-    """Climb every due task's reminder/overdue/escalation ladder and expire state deadlines.
-
-    Reads only what is due (`next_action_at`), case by case, each in its own transaction.
-    A case another worker is sweeping is skipped (row lock, SKIP LOCKED on PostgreSQL) or
-    loses the version check; either way nothing is done or sent twice, and what is skipped is
-    still due for the next sweep.
-    """
-    report = SweepReport()
-    actor = Actor.system("sweep")
-    now = svc.clock.now()
-    seen: set[str] = set()
-    while True:
-        with svc.uow() as uow:
-            refs = [r for r in uow.cases.due_refs(now, batch + len(seen)) if r not in seen]
-        if not refs:
-            return report
-        for ref in refs[:batch]:
-            seen.add(ref)
-            try:
-                with svc.uow() as uow:
-                    if not uow.cases.lock(ref):
-                        report.skipped.append(ref)
-                        continue
-                    ch = change(svc, uow, ref, actor, None)
-                    ch.engine.now = now
-                    handled = ch.engine.sweep()
-                    uow.cases.save(ch.case)
-                    uow.commit()
-            except ConcurrentChange:
-                report.skipped.append(ref)
-                continue
-            report.cases += 1
-            report.handled += handled
 
 
 def load_case(svc: Services, ref: str, actor: Actor) -> Case:

@@ -15,13 +15,14 @@ from typing import Any
 
 from protocols.schema import BUILTIN_ATTRIBUTES, PERSON_FIELDS, ConsentGuard
 from workflows.domain.access import Actor
-from workflows.domain.case import CaseLink, Task
+from workflows.domain.case import Case, CaseLink, Task
 from workflows.domain.errors import InvalidInput, NotAuthorised, TaskNotOpen
+from workflows.domain.events import EventKind
 from workflows.domain.guards import GuardContext, holds
-from workflows.domain.ports import UnitOfWork
+from workflows.domain.ports import Services, UnitOfWork
 from workflows.engine.engine import Engine
-from workflows.engine.tasks import TaskMoves
-from workflows.services.cases import Services, change, new_case
+from workflows.engine.tasks import find_task
+from workflows.services.cases import change, new_case
 
 
 def open_linked_case(svc: Services, uow: UnitOfWork, sending: Engine, task: Task) -> str:
@@ -46,13 +47,12 @@ def open_linked_case(svc: Services, uow: UnitOfWork, sending: Engine, task: Task
         record = uow.cases.person(sending.case)
         person = {k: record[k] for k in spec.shares if k in PERSON_FIELDS and k in record}
     receiving = new_case(svc, uow, loaded, attributes, Actor.system("handoff"), person or None)
-    now = sending.now
-    receiving.links.append(CaseLink("received_from", sending.case.ref, task.id, now))
-    receiving.new_links.append(receiving.links[-1])
+    now, who = sending.now, sending.actor.name
+    receiving.add_link(CaseLink("received_from", sending.case.ref, task.id, now))
     receiving.record(
-        "handoff_received",
+        EventKind.handoff_received,
         now,
-        sending.who,
+        who,
         from_case=sending.case.ref,
         from_country=sending.case.country,
         task_id=task.id,
@@ -61,13 +61,11 @@ def open_linked_case(svc: Services, uow: UnitOfWork, sending: Engine, task: Task
     uow.cases.save(receiving)
     info["linked_ref"] = receiving.ref
     task.handoff, task.dirty = info, True
-    link = CaseLink("handed_to", receiving.ref, task.id, now)
-    sending.case.links.append(link)
-    sending.case.new_links.append(link)
+    sending.case.add_link(CaseLink("handed_to", receiving.ref, task.id, now))
     sending.case.record(
-        "handoff_accepted",
+        EventKind.handoff_accepted,
         now,
-        sending.who,
+        who,
         track=task.track,
         task=task.key,
         task_id=task.id,
@@ -93,9 +91,10 @@ def confirm_arrival(
                 f"Case {receiving_ref} was not received through a handoff; there is no "
                 "arrival to confirm."
             )
+        task_id = link.task_id
 
-        def check(sending_case: Any) -> None:
-            task = sending_case.task(link.task_id)
+        def check(sending_case: Case) -> None:
+            task = find_task(sending_case, task_id)
             allowed = actor.is_system or (
                 actor.institution == task.institution
                 or (actor.role == "focal_point" and receiving.country in actor.countries)
@@ -112,15 +111,15 @@ def confirm_arrival(
                 )
 
         sending = change(svc, uow, link.ref, actor, None, check)
-        TaskMoves(sending.engine).move(link.task_id, "complete", outcome=outcome or {})
+        sending.engine.move_task(task_id, "complete", outcome=outcome or {})
         uow.cases.save(sending.case)
         rc = change(svc, uow, receiving_ref, actor, expected_version, lambda _c: None)
         rc.case.record(
-            "arrival_confirmed",
+            EventKind.arrival_confirmed,
             rc.engine.now,
             actor.name,
             from_case=link.ref,
-            task_id=link.task_id,
+            task_id=task_id,
         )
         uow.cases.save(rc.case)
         uow.commit()

@@ -18,9 +18,7 @@ from institutions.directory import Directory
 from notifications.messages import Email, render
 from notifications.retry import backoff
 from notifications.senders import EmailSender, Permanent, RetryLater, Sent
-from workflows.domain.ports import UnitOfWork
-from workflows.services.cases import Services
-from workflows.store.outbox import OutboxRow
+from workflows.domain.ports import OutboxRow, Services, UnitOfWork
 
 MAX_ATTEMPTS = 10
 LEASE = timedelta(minutes=5)
@@ -94,7 +92,7 @@ def compose(uow: UnitOfWork, row: OutboxRow, console_url: str) -> Email | str:
         return f"institution {row.institution} has no email address in the directory"
     loaded = uow.protocols.pinned(row.protocol_hash)
     locale = institution.locale
-    task = uow.cases.task_row(row.task_id) if row.task_id is not None else None
+    task = uow.cases.task_notice(row.task_id) if row.task_id is not None else None
     label = ""
     if row.task_key is not None:
         try:
@@ -106,13 +104,13 @@ def compose(uow: UnitOfWork, row: OutboxRow, console_url: str) -> Email | str:
         "case_ref": row.case_ref,
         "task_label": label,
         "institution_name": institution.name,
-        "due_at": task["due_at"] if task else None,
+        "due_at": task.due_at if task else None,
         "timezone": loaded.protocol.timezone,
         "link": link,
         "level": row.level,
         "late_by": None,
-        "reason": task["reason"] if task else None,
-        "country": (task["handoff"] or {}).get("country") if task else None,
+        "reason": task.reason if task else None,
+        "country": (task.handoff or {}).get("country") if task else None,
     }
     return render(row.template, locale, context, outbox_id=row.id, to=dedupe(to))
 

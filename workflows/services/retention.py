@@ -14,9 +14,8 @@ from datetime import datetime
 
 from protocols.loader import LoadedProtocol
 from workflows.domain.deadlines import add
-from workflows.services.cases import Services
-
-PURGED = "personal_data_purged"
+from workflows.domain.events import EventKind
+from workflows.domain.ports import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +35,17 @@ def due(svc: Services, now: datetime | None = None) -> list[Expired]:
     now = now or svc.clock.now()
     found: list[Expired] = []
     with svc.uow() as uow:
-        for ref, protocol_hash, closed_at in uow.cases.holding_personal_data(now):
-            loaded = _policy_source(svc, uow.protocols.pinned(protocol_hash))
+        for held in uow.cases.holding_personal_data(now):
+            loaded = _policy_source(svc, uow.protocols.pinned(held.protocol_hash))
             p, rule = loaded.protocol, loaded.protocol.retention
             if rule is None:
                 continue  # the country has not set a period: kept until purged by hand
-            ends = add(closed_at, rule.after_closure, p.timezone, p.calendar)
+            ends = add(held.closed_at, rule.after_closure, p.timezone, p.calendar)
             if ends <= now:
                 retained = str(rule.after_closure)
-                found.append(Expired(ref, p.id, closed_at, ends, retained, rule.basis.value))
+                found.append(
+                    Expired(held.ref, p.id, held.closed_at, ends, retained, rule.basis.value)
+                )
     return found
 
 
@@ -59,7 +60,7 @@ def purge(svc: Services, now: datetime | None = None) -> list[Expired]:
             if not fields and not notes:
                 continue  # purged meanwhile by another run
             case.record(
-                PURGED,
+                EventKind.personal_data_purged,
                 now,
                 "system:retention",
                 fields=fields,

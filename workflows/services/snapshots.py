@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.services.cases import Services
+from workflows.domain.ports import Services
 
 
 def take_snapshot(svc: Services) -> int:

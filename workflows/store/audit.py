@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection, func, insert, select, update
+
+from workflows.store import tables
+
 GENESIS = "0" * 64
 
 
@@ -31,3 +35,44 @@ def chain_hash(event: Mapping[str, Any], prev: str) -> str:
     }
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def append_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Append events to the hash chain; the head row lock serialises concurrent writers."""
+    h = tables.audit_head
+    # take the write lock first (UPDATE), then read: a reader's stale head can never fork
+    conn.execute(update(h).where(h.c.id == 1).values(event_id=h.c.event_id))
+    prev = conn.execute(select(h.c.hash).where(h.c.id == 1)).scalar_one()
+    for row in rows:
+        row["prev_hash"] = prev
+        prev = row["hash"] = chain_hash(row, prev)
+    conn.execute(insert(tables.events), rows)
+    last = conn.execute(select(func.max(tables.events.c.id))).scalar_one()
+    conn.execute(update(h).where(h.c.id == 1).values(event_id=last, hash=prev))
+
+
+def verify_chain(conn: Connection, batch: int = 5000) -> tuple[int, int | None, str]:
+    """Recompute the event hash chain: (events checked, first broken event id, why)."""
+    e, h = tables.events, tables.audit_head
+    prev, checked, last_id = GENESIS, 0, 0
+    columns = (e.c.id, e.c.case_id, e.c.at, e.c.actor, e.c.kind, e.c.track, e.c.data)
+    while True:
+        rows = conn.execute(
+            select(*columns, e.c.prev_hash, e.c.hash)
+            .where(e.c.id > last_id)
+            .order_by(e.c.id)
+            .limit(batch)
+        ).mappings()
+        chunk = list(rows)
+        if not chunk:
+            break
+        for row in chunk:
+            if row["prev_hash"] != prev:
+                return checked, row["id"], "its previous-hash link does not match the event before"
+            if chain_hash(dict(row), prev) != row["hash"]:
+                return checked, row["id"], "its content does not match its hash"
+            prev, last_id, checked = row["hash"], row["id"], checked + 1
+    head = conn.execute(select(h.c.event_id, h.c.hash).where(h.c.id == 1)).first()
+    if head is None or head.hash != prev or head.event_id != last_id:
+        return checked, last_id or None, "the chain head does not match the last event"
+    return checked, None, ""

@@ -1,29 +1,26 @@
-"""SQL adapters of the ports: the case repository, protocol store and unit of work."""
+"""The case repository on SQL: load a case in a handful of selects, compare-and-set its
+version, write only what changed; the person record sealed in `persons`, task notes sealed
+in `tasks.note`, events appended to the hash chain, messages to the outbox, and the
+compliance read model, all in the caller's transaction."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     CursorResult,
-    Engine,
     bindparam,
     delete,
     exists,
-    func,
     insert,
     select,
     union,
     update,
 )
 
-from institutions.store import SqlDirectory
-from protocols.errors import UnknownProtocol
-from protocols.loader import LoadedProtocol, from_definition
 from workflows.domain.case import (
     Approval,
     Case,
@@ -36,13 +33,10 @@ from workflows.domain.case import (
     TrackState,
 )
 from workflows.domain.errors import ConcurrentChange, UnknownCase
+from workflows.domain.ports import Retained, TaskNotice
 from workflows.store import facts, tables
-from workflows.store.audit import GENESIS, chain_hash
-from workflows.store.inbox import SqlInbox
-from workflows.store.outbox import SqlOutbox
+from workflows.store.audit import append_events
 from workflows.store.vault import Vault
-
-_PINNED: dict[str, LoadedProtocol] = {}
 
 # Statements built once (benchmarks/README.md: building them per save cost a fifth of a fire)
 _TASK_COLUMNS = [c.name for c in tables.tasks.columns if c.name not in ("id", "case_id")]
@@ -53,41 +47,6 @@ _UPDATE_TASK = (
     .values({name: bindparam(name) for name in _TASK_COLUMNS})
 )
 _ROWS: dict[tuple[str, bool], Any] = {}
-
-
-class SqlProtocolStore:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def pin(self, loaded: LoadedProtocol, at: datetime) -> None:
-        t = tables.protocol_versions
-        exists = self._conn.execute(
-            select(t.c.content_hash).where(t.c.content_hash == loaded.content_hash)
-        ).first()
-        if exists is None:
-            self._conn.execute(
-                insert(t).values(
-                    content_hash=loaded.content_hash,
-                    protocol_id=loaded.id,
-                    version=loaded.protocol.version,
-                    definition=loaded.definition,
-                    stored_at=at,
-                )
-            )
-        _PINNED.setdefault(loaded.content_hash, loaded)
-
-    def pinned(self, content_hash: str) -> LoadedProtocol:
-        if content_hash in _PINNED:
-            return _PINNED[content_hash]
-        t = tables.protocol_versions
-        row = self._conn.execute(
-            select(t.c.definition, t.c.protocol_id).where(t.c.content_hash == content_hash)
-        ).first()
-        if row is None:
-            raise UnknownProtocol(f"No stored protocol version with hash {content_hash[:12]}.")
-        loaded = from_definition(row.definition, f"{row.protocol_id}@{content_hash[:12]}")
-        _PINNED[content_hash] = loaded
-        return loaded
 
 
 def sealed_person(vault: Vault, case_id: int, person: dict[str, str]) -> dict[str, Any]:
@@ -144,7 +103,10 @@ class SqlCaseRepository:
         c = tables.cases
         row = self._conn.execute(select(c).where(c.c.ref == ref)).first()
         if row is None:
-            raise UnknownCase(f"No case with reference {ref!r}.")
+            raise UnknownCase(
+                f"No case with reference {ref!r}; a reference reads like CO-2026-000123 "
+                "(the case list finds cases by the start of their reference)."
+            )
         cid = CaseId(row.id)
         case = Case(
             ref=row.ref,
@@ -221,6 +183,11 @@ class SqlCaseRepository:
         self._vault.remember(person.values())
         return person
 
+    def has_person(self, case: Case) -> bool:
+        p = tables.persons
+        query = select(p.c.case_id).where(p.c.case_id == case.id)
+        return self._conn.execute(query).first() is not None
+
     def with_document(self, number: str) -> list[str]:
         """References of the cases whose person has this document number (by blind index)."""
         p, c = tables.persons, tables.cases
@@ -230,7 +197,7 @@ class SqlCaseRepository:
         ).order_by(c.c.opened_at.desc())
         return list(self._conn.execute(query).scalars())
 
-    def holding_personal_data(self, closed_by: datetime) -> list[tuple[str, str, datetime]]:
+    def holding_personal_data(self, closed_by: datetime) -> list[Retained]:
         c, p, t = tables.cases, tables.persons, tables.tasks
         holds = exists().where(p.c.case_id == c.c.id) | exists().where(
             t.c.case_id == c.c.id, t.c.note.is_not(None)
@@ -240,7 +207,7 @@ class SqlCaseRepository:
             .where(c.c.closed_at.is_not(None), c.c.closed_at <= closed_by, holds)
             .order_by(c.c.closed_at)
         )
-        return [(r.ref, r.protocol_hash, r.closed_at) for r in self._conn.execute(query)]
+        return [Retained(r.ref, r.protocol_hash, r.closed_at) for r in self._conn.execute(query)]
 
     def forget_person(self, case: Case) -> tuple[list[str], int]:
         p, t = tables.persons, tables.tasks
@@ -253,22 +220,12 @@ class SqlCaseRepository:
             task.note = None
         return fields, notes
 
-    def task_row(self, task_id: int) -> dict[str, Any] | None:
-        """A task's due time, reason and handoff, for a message about it (no case load)."""
+    def task_notice(self, task_id: int) -> TaskNotice | None:
         t = tables.tasks
         row = self._conn.execute(
             select(t.c.due_at, t.c.reason, t.c.handoff).where(t.c.id == task_id)
         ).first()
-        return dict(row._mapping) if row is not None else None
-
-    def ref_of_task(self, task_id: int) -> str:
-        t, c = tables.tasks, tables.cases
-        ref = self._conn.execute(
-            select(c.c.ref).join(t, t.c.case_id == c.c.id).where(t.c.id == task_id)
-        ).scalar()
-        if ref is None:
-            raise UnknownCase(f"No task with id {task_id}.")
-        return str(ref)
+        return TaskNotice(row.due_at, row.reason, row.handoff) if row is not None else None
 
     def _rows(self, table: Any, case_id: int, order: Any = None) -> list[Any]:
         key = (table.name, order is not None)
@@ -304,7 +261,8 @@ class SqlCaseRepository:
         case.version += 1
 
     def save(self, case: Case) -> None:
-        assert case.id is not None, "add() the case before saving changes"
+        if case.id is None:
+            raise UnknownCase(f"Case {case.ref} was never added; add() it before save().")
         conn, cid = self._conn, case.id
         values: dict[str, Any] = {}
         if case.attributes_dirty:
@@ -473,96 +431,7 @@ class SqlCaseRepository:
         return list(self._conn.execute(query.limit(limit)).scalars())
 
 
-def append_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Append events to the hash chain; the head row lock serialises concurrent writers."""
-    h = tables.audit_head
-    # take the write lock first (UPDATE), then read: a reader's stale head can never fork
-    conn.execute(update(h).where(h.c.id == 1).values(event_id=h.c.event_id))
-    prev = conn.execute(select(h.c.hash).where(h.c.id == 1)).scalar_one()
-    for row in rows:
-        row["prev_hash"] = prev
-        prev = row["hash"] = chain_hash(row, prev)
-    conn.execute(insert(tables.events), rows)
-    last = conn.execute(select(func.max(tables.events.c.id))).scalar_one()
-    conn.execute(update(h).where(h.c.id == 1).values(event_id=last, hash=prev))
-
-
 def _pk(result: CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None, "an INSERT returns its primary key"
-    return int(key[0])
-
-
-class SqlUnitOfWork:
-    """One connection, one transaction: a state change and its rows commit together."""
-
-    cases: SqlCaseRepository
-    protocols: SqlProtocolStore
-    directory: SqlDirectory
-    inbox: SqlInbox
-    outbox: SqlOutbox
-
-    def __init__(self, engine: Engine, vault: Vault) -> None:
-        self._engine = engine
-        self.vault = vault
-        self._conn: Connection | None = None
-
-    @property
-    def connection(self) -> Connection:
-        assert self._conn is not None, "use the unit of work in a `with` block"
-        return self._conn
-
-    def __enter__(self) -> SqlUnitOfWork:
-        self._conn = self._engine.connect()
-        self.cases = SqlCaseRepository(self._conn, self.vault)
-        self.protocols = SqlProtocolStore(self._conn)
-        self.directory = SqlDirectory(self._conn)
-        self.inbox = SqlInbox(self._conn)
-        self.outbox = SqlOutbox(self._conn)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._conn is not None
-        try:
-            self._conn.rollback()  # a no-op after commit; discards an unfinished change
-        finally:
-            self._conn.close()
-            self._conn = None
-
-    def commit(self) -> None:
-        self.connection.commit()
-
-    def rollback(self) -> None:
-        self.connection.rollback()
-
-
-def verify_chain(conn: Connection, batch: int = 5000) -> tuple[int, int | None, str]:
-    """Recompute the event hash chain: (events checked, first broken event id, why)."""
-    e, h = tables.events, tables.audit_head
-    prev, checked, last_id = GENESIS, 0, 0
-    columns = (e.c.id, e.c.case_id, e.c.at, e.c.actor, e.c.kind, e.c.track, e.c.data)
-    while True:
-        rows = conn.execute(
-            select(*columns, e.c.prev_hash, e.c.hash)
-            .where(e.c.id > last_id)
-            .order_by(e.c.id)
-            .limit(batch)
-        ).mappings()
-        chunk = list(rows)
-        if not chunk:
-            break
-        for row in chunk:
-            if row["prev_hash"] != prev:
-                return checked, row["id"], "its previous-hash link does not match the event before"
-            if chain_hash(dict(row), prev) != row["hash"]:
-                return checked, row["id"], "its content does not match its hash"
-            prev, last_id, checked = row["hash"], row["id"], checked + 1
-    head = conn.execute(select(h.c.event_id, h.c.hash).where(h.c.id == 1)).first()
-    if head is None or head.hash != prev or head.event_id != last_id:
-        return checked, last_id or None, "the chain head does not match the last event"
-    return checked, None, ""
+    """The primary key an INSERT of one row returned."""
+    (key,) = result.inserted_primary_key or (0,)
+    return int(key)

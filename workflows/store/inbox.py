@@ -3,53 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, insert, select
 
 from workflows.domain.case import OPEN_TASK_STATUSES
+from workflows.domain.ports import ComplianceCounts, InboxRow
 from workflows.store import tables
-
-
-@dataclass(frozen=True, slots=True)
-class InboxRow:
-    """One task in an institution's inbox; no personal data."""
-
-    task_id: int
-    case_ref: str
-    case_version: int
-    country: str
-    protocol_hash: str
-    track: str
-    task_key: str
-    role: str
-    status: str
-    due_at: datetime
-    overdue: bool
-    routing: str
-    owner: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ComplianceCounts:
-    """Task counts for one country: what was done on time, late, what is overdue now."""
-
-    country: str
-    open: int
-    overdue_now: int
-    completed_on_time: int
-    completed_late: int
-    rejected: int
-    cancelled: int
-    routing_gaps: int
-
-    @property
-    def on_time_rate(self) -> float | None:
-        done = self.completed_on_time + self.completed_late
-        return self.completed_on_time / done if done else None
 
 
 class SqlInbox:

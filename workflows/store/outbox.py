@@ -8,27 +8,12 @@ a row checks the token, so a worker whose lease ran out cannot overwrite a newer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
+from workflows.domain.ports import OutboxRow
 from workflows.store import tables
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    case_ref: str
-    country: str
-    protocol_hash: str
-    template: str
-    role: str
-    institution: str
-    task_key: str | None
-    task_id: int | None
-    level: int | None
-    attempts: int
 
 
 class SqlOutbox:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, func, select, update
 
 from workflows.store import tables
-from workflows.store.cases import SqlUnitOfWork, sealed_person
-from workflows.store.vault import sealed_key_id
+from workflows.store.cases import sealed_person
+from workflows.store.uow import SqlUnitOfWork
 
 BATCH = 200
 
@@ -71,7 +71,6 @@ def _reseal_notes(uow: SqlUnitOfWork, batch: int) -> int:
     ).all()
     for row in rows:
         context = f"tasks.note:{row.case_id}"
-        assert sealed_key_id(row.note) != vault.primary_id
         fresh = vault.seal(vault.open(row.note, context), context)
         conn.execute(update(t).where(t.c.id == row.id, t.c.note == row.note).values(note=fresh))
     return len(rows)

@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from workflows.domain.attributes import normalise_document
+
 VERSION = "v1"
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -204,11 +206,6 @@ def _split(token: str, context: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def normalise(value: str) -> str:
-    """Document numbers match however they were typed: `AB-123.456` is `AB123456`."""
-    return re.sub(r"[^0-9A-Z]", "", value.upper())
-
-
 def _blind(key: _Key, value: str, field: str) -> str:
-    message = f"{field}\x00{normalise(value)}".encode()
+    message = f"{field}\x00{normalise_document(value)}".encode()
     return hmac.new(key.index, message, hashlib.sha256).hexdigest()

@@ -1,4 +1,5 @@
-"""Inbox use cases: an institution's tasks, the moves it makes on them, what it may see."""
+"""Task use cases: the moves an institution makes on its tasks, reassigning and referring
+them, and what it may see of one (sharing personal data leaves an event)."""
 
 from __future__ import annotations
 
@@ -9,30 +10,19 @@ from typing import Any
 from protocols.schema import PERSON_FIELDS, ConsentGuard
 from workflows.domain.access import (
     Actor,
-    require_compliance,
-    require_inbox,
     require_requester,
     require_responder,
     require_task_reader,
 )
 from workflows.domain.case import Case, Task
-from workflows.domain.errors import InvalidInput, NotAuthorised, UnknownTask
+from workflows.domain.errors import InvalidInput, NotAuthorised
+from workflows.domain.events import EventKind
 from workflows.domain.guards import GuardContext, holds
-from workflows.engine.engine import Engine
-from workflows.engine.tasks import MOVES, TaskMoves, allowed_moves
+from workflows.domain.lifecycle import MOVES, allowed_moves
+from workflows.domain.ports import Services
+from workflows.engine.tasks import TaskRef, find_task
 from workflows.services import crossborder
-from workflows.services.cases import Services, change, run
-from workflows.store.inbox import ComplianceCounts, InboxRow
-
-TaskRef = int | str  # a task id, or a task key (the open task with that key)
-
-
-def _task(case: Case, ref: TaskRef) -> Task:
-    task = case.task(ref)
-    if task is None:
-        known = ", ".join(t.ident for t in case.open_tasks()) or "none"
-        raise UnknownTask(f"Case {case.ref} has no task {ref!r}; open tasks: {known}.")
-    return task
+from workflows.services.cases import Change, change, run
 
 
 def move(
@@ -58,7 +48,7 @@ def move(
     doing = name
 
     def check(case: Case) -> None:
-        target = _task(case, task)
+        target = find_task(case, task)
         if spec.party == "requester":
             require_requester(actor, case, target, doing)
         else:
@@ -66,7 +56,7 @@ def move(
 
     with svc.uow() as uow:
         ch = change(svc, uow, ref, actor, expected_version, check)
-        moved = TaskMoves(ch.engine).move(task, name, reason=reason, note=note, outcome=outcome)
+        moved = ch.engine.move_task(task, name, reason=reason, note=note, outcome=outcome).task
         if name == "accept" and moved.handoff is not None and moved.handoff.get("protocol"):
             crossborder.open_linked_case(svc, uow, ch.engine, moved)
         uow.cases.save(ch.case)
@@ -85,18 +75,18 @@ def assign(
     """Reassign a task to another user of the same institution (None: to nobody)."""
 
     def check(case: Case) -> None:
-        require_responder(actor, case, _task(case, task), "reassign")
+        require_responder(actor, case, find_task(case, task), "reassign")
 
-    def step(e: Engine) -> None:
-        target = _task(e.case, task)
+    def step(ch: Change) -> None:
+        target = find_task(ch.case, task)
         if owner is not None:
-            user = e.directory.user(owner)
+            user = ch.uow.directory.user(owner)
             if user is None or not user.active or user.institution != target.institution:
                 raise NotAuthorised(
-                    f"Task '{target.key}' of case {e.case.ref} can go only to an active user "
+                    f"Task '{target.key}' of case {ch.case.ref} can go only to an active user "
                     f"of {target.institution}; {owner!r} is not one."
                 )
-        TaskMoves(e).assign(task, owner)
+        ch.engine.assign_task(task, owner)
 
     return run(svc, ref, actor, expected_version, step, check)
 
@@ -112,17 +102,17 @@ def refer(
     """The focal point sends a task to a named institution (e.g. one returned to them)."""
 
     def check(case: Case) -> None:
-        require_requester(actor, case, _task(case, task), "refer")
+        require_requester(actor, case, find_task(case, task), "refer")
 
-    def step(e: Engine) -> None:
-        target = _task(e.case, task)
-        inst = e.directory.institution(institution)
+    def step(ch: Change) -> None:
+        target = find_task(ch.case, task)
+        inst = ch.uow.directory.institution(institution)
         if inst is None or not inst.active:
             raise InvalidInput(f"No active institution {institution!r} in the directory.")
-        country = str((target.handoff or {}).get("country") or e.case.country)
+        country = str((target.handoff or {}).get("country") or ch.case.country)
         if inst.country != country:  # crossing a border is a handoff, not a referral
             raise InvalidInput(
-                f"{institution} is in {inst.country}; task '{target.key}' of case {e.case.ref} "
+                f"{institution} is in {inst.country}; task '{target.key}' of case {ch.case.ref} "
                 f"goes to an institution in {country}."
             )
         if target.role not in inst.roles:
@@ -130,34 +120,9 @@ def refer(
                 f"{institution} does not fill the role {target.role}; refer the task to an "
                 f"institution that does (roles of {institution}: {', '.join(inst.roles)})."
             )
-        TaskMoves(e).refer(task, institution)
+        ch.engine.refer_task(task, institution)
 
     return run(svc, ref, actor, expected_version, step, check)
-
-
-def inbox(
-    svc: Services,
-    actor: Actor,
-    institution: str | None = None,
-    *,
-    statuses: list[str] | None = None,
-    due_before: datetime | None = None,
-    country: str | None = None,
-    case_ref: str | None = None,
-) -> list[InboxRow]:
-    """An institution's tasks (open ones unless `statuses` says otherwise), soonest due first."""
-    institution = institution or actor.institution
-    if institution is None:
-        raise InvalidInput("Name the institution whose inbox to list.")
-    require_inbox(actor, institution)
-    with svc.uow() as uow:
-        return uow.inbox.tasks(
-            institution,
-            statuses=statuses,
-            due_before=due_before,
-            country=country,
-            case_ref=case_ref,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +151,7 @@ def view_task(svc: Services, actor: Actor, ref: str, task: TaskRef, locale: str 
     """The task as its institution sees it; sharing personal data leaves an event."""
     with svc.uow() as uow:
         case = uow.cases.get(ref)
-        target = _task(case, task)
+        target = find_task(case, task)
         require_task_reader(actor, case, target)
         loaded = uow.protocols.pinned(case.protocol_hash)
         spec = loaded.protocol.task_spec(target.key)[2]
@@ -200,7 +165,7 @@ def view_task(svc: Services, actor: Actor, ref: str, task: TaskRef, locale: str 
         person = {k: record[k] for k in allowed if k in record}
         if person:  # an append-only event; the case itself does not change (no version bump)
             case.record(
-                "personal_data_shared",
+                EventKind.personal_data_shared,
                 svc.clock.now(),
                 actor.name,
                 task=target.key,
@@ -234,22 +199,3 @@ def view_task(svc: Services, actor: Actor, ref: str, task: TaskRef, locale: str 
 def _may_share(case: Case, task: Task) -> bool:
     """Personal data goes to a role only with consent to share with it, or a legal basis."""
     return holds([ConsentGuard(consent="data_sharing", role=task.role)], GuardContext.of(case))
-
-
-def compliance(
-    svc: Services, actor: Actor, countries: set[str] | None = None
-) -> list[ComplianceCounts]:
-    """Task counts per country for the actor's scope: aggregates, never identities."""
-    scope = countries if countries is not None else set(actor.countries)
-    require_compliance(actor, scope)
-    with svc.uow() as uow:
-        return uow.inbox.compliance(scope, svc.clock.now())
-
-
-def routing_gaps(
-    svc: Services, actor: Actor, countries: set[str] | None = None
-) -> list[tuple[str, str, int]]:
-    scope = countries if countries is not None else set(actor.countries)
-    require_compliance(actor, scope)
-    with svc.uow() as uow:
-        return uow.inbox.routing_gaps(scope)

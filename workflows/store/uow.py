@@ -1,0 +1,73 @@
+"""The SQL unit of work: one connection, one transaction for a change and every row it
+leaves (the case, its tasks, events, outbox and read model), or none of them."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from institutions.store import SqlDirectory
+from workflows.store.cases import SqlCaseRepository
+from workflows.store.inbox import SqlInbox
+from workflows.store.outbox import SqlOutbox
+from workflows.store.protocols import SqlProtocolStore
+from workflows.store.vault import Vault
+
+
+class NotInTransaction(RuntimeError):
+    """A unit of work was used outside its `with` block."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Use the unit of work inside `with svc.uow() as uow:`; it has no open "
+            "connection outside it."
+        )
+
+
+class SqlUnitOfWork:
+    """One connection, one transaction: a state change and its rows commit together."""
+
+    cases: SqlCaseRepository
+    protocols: SqlProtocolStore
+    directory: SqlDirectory
+    inbox: SqlInbox
+    outbox: SqlOutbox
+
+    def __init__(self, engine: Engine, vault: Vault) -> None:
+        self._engine = engine
+        self.vault = vault
+        self._conn: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            raise NotInTransaction()
+        return self._conn
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self._conn = self._engine.connect()
+        self.cases = SqlCaseRepository(self._conn, self.vault)
+        self.protocols = SqlProtocolStore(self._conn)
+        self.directory = SqlDirectory(self._conn)
+        self.inbox = SqlInbox(self._conn)
+        self.outbox = SqlOutbox(self._conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self.connection, None
+        try:
+            conn.rollback()  # a no-op after commit; discards an unfinished change
+        finally:
+            conn.close()
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
