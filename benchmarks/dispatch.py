@@ -2,7 +2,7 @@
 
 The outbox is filled the real way: cases opened through the services write their
 task-assigned messages. Then the real dispatcher drains it as the outbox-dispatch flow does
-(`workflows.dispatch.dispatch`, 200 a claim: claim, compose in the recipient's language,
+(`workflows.services.dispatch.dispatch`, 200 a claim: claim, compose in the recipient's language,
 send, mark sent), with `SendGridEmailSender` posting to benchmarks/fake_sendgrid.py in
 another process. Two more figures place it: the sender alone (the same emails composed
 beforehand, only `send`) and a bare HTTP POST of the same JSON with urllib (the transport's

@@ -1,6 +1,6 @@
 """Time one sweep pass with 10k, 100k and 1M open tasks of which the same 1,000 are due.
 
-The pass is the real `workflows.services.sweep` (what the deadline-sweep flow runs): find the
+The pass is the real `workflows.services.sweep.sweep` (what the deadline-sweep flow runs): find the
 due cases through `next_action_at`, then per case lock, load, climb the ladder, write the
 reminder/overdue/escalation events and outbox rows, commit. It must cost O(due), not O(open):
 the target is a pass at 1M open tasks within 1.5x of the pass at 10k.

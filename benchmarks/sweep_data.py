@@ -9,7 +9,8 @@ The due work is identical at every size: due case j is drawn from its own seeded
 so the same 1,000 tasks, in the same kind of cases, sit at a rung that has just passed
 (half of them a reminder, three in ten the overdue mark, two in ten the first escalation),
 spread evenly over the case ids. Their ladders are computed by the engine's own functions
-(`workflows.ladder.rungs`, `workflows.deadlines.add`), so the sweep finds them consistent.
+(`workflows.domain.ladder.rungs`, `workflows.domain.deadlines.add`), so the sweep finds them
+consistent.
 No personal data: no persons rows, attributes only.
 """
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from institutions import orm
+from institutions import tables
 from institutions.directory import rank
 from institutions.domain import Institution, User
 from institutions.errors import InvalidRecord, UnknownInstitution
@@ -38,7 +38,7 @@ class SqlDirectory:
         return found[0] if found else None
 
     def institutions(self, country: str | None = None) -> list[Institution]:
-        i = orm.institutions
+        i = tables.institutions
         query = select(i.c.id).order_by(i.c.country, i.c.jurisdiction, i.c.id)
         if country is not None:
             query = query.where(i.c.country == country)
@@ -47,7 +47,7 @@ class SqlDirectory:
     def _load(self, ids: list[str]) -> list[Institution]:
         if not ids:
             return []
-        i, r = orm.institutions, orm.institution_roles
+        i, r = tables.institutions, tables.institution_roles
         roles: dict[str, list[str]] = {}
         for link in self._conn.execute(
             select(r.c.institution_id, r.c.role)
@@ -73,7 +73,7 @@ class SqlDirectory:
         ]
 
     def user(self, username: str) -> User | None:
-        u = orm.users
+        u = tables.users
         row = self._conn.execute(select(u).where(u.c.username == username)).first()
         if row is None:
             return None
@@ -87,7 +87,7 @@ class SqlDirectory:
         )
 
     def users(self, institution_id: str | None = None) -> list[User]:
-        u = orm.users
+        u = tables.users
         query = select(u.c.username).order_by(u.c.username)
         if institution_id is not None:
             query = query.where(u.c.institution_id == institution_id)
@@ -98,7 +98,7 @@ class SqlDirectory:
         ]
 
     def managers(self, country: str) -> list[User]:
-        u = orm.users
+        u = tables.users
         names = self._conn.execute(
             select(u.c.username).where(u.c.role == "manager", u.c.active.is_(True))
         ).scalars()
@@ -107,7 +107,7 @@ class SqlDirectory:
 
     def credentials(self, username: str) -> tuple[str | None, int, datetime | None] | None:
         """(password hash, failed sign-ins in a row, locked until) of a user."""
-        u = orm.users
+        u = tables.users
         row = self._conn.execute(
             select(u.c.password_hash, u.c.failed_logins, u.c.locked_until).where(
                 u.c.username == username
@@ -117,7 +117,7 @@ class SqlDirectory:
 
     def user_by_email(self, email: str) -> User | None:
         """The user with this work address (single sign-on maps identities through it)."""
-        u = orm.users
+        u = tables.users
         name = self._conn.execute(
             select(u.c.username).where(func.lower(u.c.email) == email.lower())
         ).scalar()
@@ -127,7 +127,7 @@ class SqlDirectory:
 
     def upsert(self, institutions: Iterable[Institution]) -> int:
         """Insert or replace institutions (and the roles they fill); return how many."""
-        i, r = orm.institutions, orm.institution_roles
+        i, r = tables.institutions, tables.institution_roles
         count = 0
         for inst in institutions:
             problems = inst.problems()
@@ -160,7 +160,7 @@ class SqlDirectory:
     def save_user(self, user: User, password_hash: str | None = None) -> None:
         if self.institution(user.institution) is None:
             raise UnknownInstitution.of_user(user.institution)
-        u = orm.users
+        u = tables.users
         row = dict(
             institution_id=user.institution,
             role=user.role,
@@ -176,7 +176,7 @@ class SqlDirectory:
             self._conn.execute(insert(u).values(username=user.username, **row))
 
     def set_password(self, username: str, password_hash: str) -> None:
-        u = orm.users
+        u = tables.users
         self._conn.execute(
             update(u)
             .where(u.c.username == username)
@@ -184,7 +184,7 @@ class SqlDirectory:
         )
 
     def record_sign_in(self, username: str, failures: int, locked_until: datetime | None) -> None:
-        u = orm.users
+        u = tables.users
         self._conn.execute(
             update(u)
             .where(u.c.username == username)

@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 from protocols.errors import Problem, ProtocolFileError
 from protocols.schema import LOCALES, Protocol
 from protocols.validate import check
-from protocols.yamlfile import Loc, YamlDocument, dotted
+from protocols.yamlfile import Loc, YamlDocument, decode, dotted, read_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +39,30 @@ def content_hash(definition: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# What each file's text loaded to, by path and content hash: a process that scans the
+# protocols again (every CLI command, flow run and console session does) parses only what
+# changed. A file that failed keeps its error, so a broken file is reported, not re-parsed.
+_LOADED: dict[tuple[str, str], LoadedProtocol | ProtocolFileError] = {}
+
+
 def load_file(path: Path) -> LoadedProtocol:
-    """Load and validate one protocol file.
+    """Load and validate one protocol file (once per content in a process).
 
     Raises:
         ProtocolFileError: listing every problem with its path inside the file and its line.
     """
-    doc = YamlDocument.read(path)
-    return from_document(doc)
+    raw = read_bytes(path)
+    key = (str(path), hashlib.sha256(raw).hexdigest())
+    found = _LOADED.get(key)
+    if found is None:
+        try:
+            found = from_document(YamlDocument(str(path), decode(str(path), raw)))
+        except ProtocolFileError as exc:
+            found = exc
+        _LOADED[key] = found
+    if isinstance(found, ProtocolFileError):
+        raise ProtocolFileError(found.file, found.problems) from None
+    return found
 
 
 def from_text(name: str, text: str) -> LoadedProtocol:

@@ -48,9 +48,6 @@ class Registry:
             )
         return max(published, key=lambda p: _version_key(p.protocol.version))
 
-    def for_country(self, country: str) -> list[LoadedProtocol]:
-        return [p for p in self.loaded if p.protocol.country == country]
-
     def latest(self, country: str, programme: str) -> LoadedProtocol | None:
         """The newest published protocol of a country's programme (for handoffs), if any."""
         ids = {
@@ -66,3 +63,44 @@ class Registry:
 def _version_key(version: str) -> tuple[int | str, ...]:
     """Order "2026.1" < "2026.10" numerically, falling back to text for other parts."""
     return tuple(int(part) if part.isdigit() else part for part in version.split("."))
+
+
+class WatchedRegistry:
+    """The registry of a folder, scanned again when a file in it is added, changed or removed.
+
+    Long-running processes (the worker, the console) see a newly published protocol version
+    without a restart; a look costs a `stat` per file, and a scan parses only changed files
+    (protocols/loader.py keeps what each content loaded to).
+    """
+
+    def __init__(self, directory: Path = COUNTRIES_DIR) -> None:
+        self.directory = directory
+        self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._registry = Registry()
+
+    def current(self) -> Registry:
+        stamp = tuple(
+            (path.name, stat.st_mtime_ns, stat.st_size)
+            for path in sorted(self.directory.glob("*.yaml"))
+            if (stat := path.stat())
+        )
+        if stamp != self._stamp:
+            self._registry, self._stamp = Registry.scan(self.directory), stamp
+        return self._registry
+
+    @property
+    def loaded(self) -> list[LoadedProtocol]:
+        return self.current().loaded
+
+    @property
+    def broken(self) -> list[ProtocolFileError]:
+        return self.current().broken
+
+    def ids(self) -> list[str]:
+        return self.current().ids()
+
+    def latest_published(self, protocol_id: str) -> LoadedProtocol:
+        return self.current().latest_published(protocol_id)
+
+    def latest(self, country: str, programme: str) -> LoadedProtocol | None:
+        return self.current().latest(country, programme)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from functools import cache
 
 from sqlalchemy import Engine
 
+from institutions.directory import InMemoryDirectory
 from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from notifications.senders import EmailSender, FileEmailSender
 from notifications.sendgrid_sender import SendGridEmailSender
-from protocols.registry import COUNTRIES_DIR, Registry
+from protocols.registry import COUNTRIES_DIR, Registry, WatchedRegistry
 from ruta import keys
 from ruta.db import make_engine, upgrade
 from ruta.settings import Settings
 from workflows.domain.clocks import SimulatedClock, SystemClock
 from workflows.domain.ports import Services
+from workflows.store.memory import InMemoryUnitOfWork, MemoryData
 from workflows.store.uow import SqlUnitOfWork
 from workflows.store.vault import Vault, new_key
 
@@ -43,11 +46,28 @@ def vault(cfg: Settings | None = None) -> Vault:
     return keys.vault(cfg or settings())
 
 
+_WIRED: dict[tuple[str, str, str], Services] = {}
+
+
 def services(cfg: Settings | None = None) -> Services:
-    db, sealing = engine(cfg), vault(cfg)
-    return Services(
-        uow=lambda: SqlUnitOfWork(db, sealing), clock=SystemClock(), catalog=registry(cfg)
+    """The real services, wired once per process and configuration: the worker's flows, the
+    console and the CLI reuse one connection pool, one key ring and the parsed protocols."""
+    cfg = cfg or settings()
+    secret = cfg.secret_key.get_secret_value() if cfg.secret_key else str(keys.key_file(cfg))
+    key = (
+        cfg.resolved_database_url,
+        str(cfg.protocols_dir or COUNTRIES_DIR),
+        hashlib.sha256(secret.encode()).hexdigest(),
     )
+    wired = _WIRED.get(key)
+    if wired is None:
+        db, sealing = engine(cfg), vault(cfg)
+        wired = _WIRED[key] = Services(
+            uow=lambda: SqlUnitOfWork(db, sealing),
+            clock=SystemClock(),
+            catalog=WatchedRegistry(cfg.protocols_dir or COUNTRIES_DIR),
+        )
+    return wired
 
 
 def seed_directory(db: Engine) -> int:
@@ -77,6 +97,19 @@ def scenario_services(
                 store.upsert([replace(found, active=False)])
     sealing = vault or Vault.from_text([new_key()], "scenario key")
     return Services(uow=lambda: SqlUnitOfWork(db, sealing), clock=clock, catalog=registry())
+
+
+def memory_scenario_services(clock: SimulatedClock, inactive: list[str] | None = None) -> Services:
+    """Scenario services on the in-memory ports (workflows/store/memory.py): the same seed
+    directory as `scenario_services`, no database."""
+    directory = InMemoryDirectory(load_seeds())
+    for inst_id in inactive or []:
+        found = directory.institution(inst_id)
+        if found is None:
+            raise LookupError(f"No institution {inst_id!r} in the seed directory.")
+        directory.upsert([replace(found, active=False)])
+    data = MemoryData(directory=directory)
+    return Services(uow=lambda: InMemoryUnitOfWork(data), clock=clock, catalog=registry())
 
 
 def email_sender(cfg: Settings | None = None) -> EmailSender:

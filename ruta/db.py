@@ -10,14 +10,14 @@ from alembic.config import Config
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.pool import StaticPool
 
-from institutions import orm as institutions_orm
-from workflows.store import tables as workflows_orm
+from institutions import tables as institution_tables
+from workflows.store import tables as workflow_tables
 from workflows.store.vault import Vault
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 # Every package's tables; alembic compares the migrations against these.
-METADATA: list[MetaData] = [institutions_orm.metadata, workflows_orm.metadata]
+METADATA: list[MetaData] = [institution_tables.metadata, workflow_tables.metadata]
 
 
 def make_engine(url: str) -> Engine:

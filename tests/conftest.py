@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -51,15 +51,28 @@ def _fresh_pg(url: str) -> Engine:
     return engine
 
 
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
+    """Makes an empty database of a kind: "sqlite" (a file) or "postgres" (needs the server)."""
+    made: list[Engine] = []
+
+    def make(kind: str) -> Engine:
+        if kind == "sqlite":
+            engine = make_engine(f"sqlite:///{tmp_path / f'ruta-{len(made)}.sqlite3'}")
+        else:
+            engine = _fresh_pg(request.getfixturevalue("pg_server_url"))
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def bare_engine(request: pytest.FixtureRequest, database: Callable[[str], Engine]) -> Engine:
     """An empty database of each kind."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'ruta.sqlite3'}")
-    else:
-        engine = _fresh_pg(request.getfixturevalue("pg_server_url"))
-    yield engine
-    engine.dispose()
+    return database(request.param)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from workflows.services.tasks import TaskView
 
 VIEW, STALE, FLASH, CHOSEN = "inbox_view", "inbox_stale", "inbox_flash", "inbox_task"
 BUTTON_MOVES = ("receive", "accept", "start", "resume")
-LIST_LIMIT = 200  # workflows.inbox_queries.SqlInbox.tasks lists at most this many
+LIST_LIMIT = 200  # the Inbox port (Inbox.tasks) lists at most this many
 COLOURS = {
     "overdue": "background-color: #f8d7da; color: #842029",
     "due_soon": "background-color: #fff3cd; color: #664d03",

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from institutions.directory import Directory
 from protocols.errors import ProtocolFileError
 from protocols.loader import LoadedProtocol
-from workflows.domain.case import Case
+from workflows.domain.case import Case, Event
 
 # --- the rows the ports return ---------------------------------------------------------
 
@@ -128,8 +128,11 @@ class Clock(Protocol):
 class Catalog(Protocol):
     """The protocol files (protocols/registry.py): those that load, and those that do not."""
 
-    loaded: list[LoadedProtocol]
-    broken: list[ProtocolFileError]
+    @property
+    def loaded(self) -> list[LoadedProtocol]: ...
+
+    @property
+    def broken(self) -> list[ProtocolFileError]: ...
 
     def latest(self, country: str, programme: str) -> LoadedProtocol | None:
         """The protocol a receiving country runs a handed-over case under, if it has one."""
@@ -146,7 +149,7 @@ class ProtocolStore(Protocol):
         ...
 
     def hashes(self) -> list[str]:
-        """Every pinned version's content hash, oldest first."""
+        """Every pinned version's content hash, oldest first (then by hash)."""
         ...
 
     def versions(self, protocol_id: str) -> list[PinnedVersion]:
@@ -179,6 +182,10 @@ class CaseRepository(Protocol):
         """Write what changed on the aggregate since it was loaded: rows, events, outbox."""
         ...
 
+    def events(self, case: Case) -> list[Event]:
+        """The case's saved events, oldest first (they never hold personal data)."""
+        ...
+
     def person(self, case: Case) -> dict[str, str]:
         """The protected person record (names, documents ...); empty when none."""
         ...
@@ -204,7 +211,8 @@ class CaseRepository(Protocol):
         ...
 
     def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
-        """The case's outbox messages, oldest first (template, role, institution, task_key)."""
+        """The case's outbox messages, oldest first: template, role, institution, task_key,
+        level (of an escalation)."""
         ...
 
     def due_refs(self, now: datetime, limit: int) -> list[str]:

@@ -28,11 +28,13 @@ from workflows.domain.case import (
     CaseLink,
     ConsentRecord,
     Deadline,
+    Event,
     Task,
     TaskId,
     TrackState,
 )
 from workflows.domain.errors import ConcurrentChange, UnknownCase
+from workflows.domain.events import EventKind
 from workflows.domain.ports import Retained, TaskNotice
 from workflows.store import facts, tables
 from workflows.store.audit import append_events
@@ -170,6 +172,18 @@ class SqlCaseRepository:
         for r in self._rows(tables.case_links, cid, tables.case_links.c.id):
             case.links.append(CaseLink(r.kind, r.linked_ref, r.task_id, r.at))
         return case
+
+    def events(self, case: Case) -> list[Event]:
+        e = tables.events
+        query = (
+            select(e.c.kind, e.c.at, e.c.actor, e.c.data, e.c.track)
+            .where(e.c.case_id == case.id)
+            .order_by(e.c.id)
+        )
+        return [
+            Event(EventKind(r.kind), r.at, r.actor, dict(r.data or {}), r.track)
+            for r in self._conn.execute(query)
+        ]
 
     def person(self, case: Case) -> dict[str, str]:
         """The protected person record of a case (empty when none was recorded)."""
@@ -415,7 +429,7 @@ class SqlCaseRepository:
     def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
         o = tables.outbox
         query = (
-            select(o.c.template, o.c.role, o.c.institution, o.c.task_key)
+            select(o.c.template, o.c.role, o.c.institution, o.c.task_key, o.c.level)
             .where(o.c.case_id == case.id)
             .order_by(o.c.id)
         )

@@ -134,7 +134,8 @@ class SqlInbox:
     def countries(self) -> list[str]:
         """Every country that has cases."""
         c = tables.cases
-        return list(self._conn.execute(select(c.c.country).distinct()).scalars())
+        query = select(c.c.country).distinct().order_by(c.c.country)
+        return list(self._conn.execute(query).scalars())
 
     def record_snapshot(self, at: datetime, figures: list[ComplianceCounts]) -> None:
         """Store the figures, each with the audit chain's head at that moment (an anchor:

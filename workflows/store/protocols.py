@@ -56,7 +56,8 @@ class SqlProtocolStore:
 
     def hashes(self) -> list[str]:
         p = tables.protocol_versions
-        return list(self._conn.execute(select(p.c.content_hash).order_by(p.c.stored_at)).scalars())
+        query = select(p.c.content_hash).order_by(p.c.stored_at, p.c.content_hash)
+        return list(self._conn.execute(query).scalars())
 
     def versions(self, protocol_id: str) -> list[PinnedVersion]:
         pv, c = tables.protocol_versions, tables.cases

@@ -1,4 +1,4 @@
-"""Access rules as a matrix of personas, on the real directory, on SQLite and PostgreSQL.
+"""Access rules as a matrix of personas, on the real seed directory (in-memory ports).
 
 Each persona tries each action on a Colombian case in Ipiales (Narino) and a Peruvian case
 in Lima. The service layer, not the console, says yes or no, and a no names why.
@@ -9,19 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine
 
+from institutions.directory import InMemoryDirectory
 from institutions.seeds import load_seeds
-from institutions.store import SqlDirectory
 from protocols.registry import Registry
-from tests.conftest import VAULT
+from tests.services.conftest import memory_services
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.errors import NotAuthorised
 from workflows.domain.ports import Services
 from workflows.queries import compliance, inbox
 from workflows.services import cases, privacy, tasks
-from workflows.store.uow import SqlUnitOfWork
 
 SYSTEM = Actor.system("test")
 # obviously synthetic people, every protected field filled
@@ -77,12 +75,10 @@ ALLOWED = {
 
 
 @pytest.fixture
-def world(engine: Engine, clock: SimulatedClock) -> tuple[Services, str, str]:
+def world(clock: SimulatedClock) -> tuple[Services, str, str]:
     """The seed directory, a CO case with lodging asked of Ipiales, a Lima case."""
-    with engine.begin() as conn:
-        SqlDirectory(conn).upsert(load_seeds())
     registry = Registry.scan()
-    svc = Services(uow=lambda: SqlUnitOfWork(engine, VAULT), clock=clock, catalog=registry)
+    svc = memory_services(clock, registry, InMemoryDirectory(load_seeds()))
     co = cases.open_case(
         svc,
         registry.latest_published("CO-TRATA"),

@@ -1,22 +1,19 @@
-"""The sweep: reminders, overdue, escalation levels, expiries, holds, idempotence, two sweepers."""
+"""The sweep: reminders, overdue, escalation levels, expiries, holds, idempotence."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from protocols.loader import from_text
 from protocols.registry import Registry
-from tests.conftest import FIXTURES, FOCAL_CO, START, VAULT
+from tests.conftest import FIXTURES, FOCAL_CO, START
+from tests.services.conftest import messages
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.ports import Services
 from workflows.services import cases, tasks
 from workflows.services.sweep import sweep
-from workflows.store import tables
-from workflows.store.uow import SqlUnitOfWork
 
 LADDER = """escalation:
   remind_before: ["50%", "2 hours"]
@@ -38,15 +35,11 @@ def at(local: str) -> datetime:
     return datetime.fromisoformat(f"2026-03-{local}-05:00")
 
 
-def outbox(svc, ref=None):
-    with svc.uow() as uow:
-        o, c = tables.outbox, tables.cases
-        query = select(c.c.ref, o.c.template, o.c.role, o.c.institution, o.c.level).join(
-            c, c.c.id == o.c.case_id
-        )
-        if ref:
-            query = query.where(c.c.ref == ref)
-        return [tuple(r) for r in uow.connection.execute(query.order_by(o.c.id))]
+def outbox(svc, ref):
+    """The case's queued messages: (ref, template, role, institution, level), oldest first."""
+    return [
+        (ref, m["template"], m["role"], m["institution"], m["level"]) for m in messages(svc, ref)
+    ]
 
 
 def sweep_at(svc, clock: SimulatedClock, when: datetime):
@@ -125,31 +118,6 @@ def test_an_extension_restarts_the_overdue_rungs_after_the_new_due_time(laddered
     seen = outbox(svc, ref)
     sweep_at(svc, clock, at("04T09:00"))
     assert [m[0] for m in new_messages(svc, ref, seen)] == ["task_overdue", "task_overdue"]
-
-
-def test_two_sweepers_at_once_send_each_rung_exactly_once(laddered, clock, engine):
-    svc, loaded = laddered
-    refs = [cases.open_case(svc, loaded, ADULT, FOCAL_CO) for _ in range(12)]
-    clock.advance(at("03T09:30") - clock.now())  # two reminders and the overdue mark are due
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            sweep(Services(lambda: SqlUnitOfWork(engine, VAULT), clock, svc.catalog))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    sweep(svc)  # anything a busy sweeper skipped is still due, and done now
-    for ref in refs:
-        templates = sorted(m[1] for m in outbox(svc, ref))
-        assert templates == ["task_assigned", "task_overdue", "task_overdue"], ref
-        assert cases.load_case(svc, ref, FOCAL_CO).task("characterise").ladder_step == 3
 
 
 def test_a_state_deadline_expiry_fires_its_trigger(svc, test_protocol, clock):

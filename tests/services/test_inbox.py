@@ -1,4 +1,4 @@
-"""Inboxes on real databases (SQLite always, PostgreSQL in CI): moves, routing, consent.
+"""Inboxes: moves, routing, consent, what each institution sees (on the in-memory ports).
 
 The fixture directory (tests/fixtures/test-directory.yaml) has shelters in Ipiales, Narino
 and nationally, a closed one in Pasto, and nobody for `child_authority`: a minor's
@@ -8,22 +8,19 @@ best-interests task is a routing gap that goes to `test-coordination`.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
 
 from institutions.domain import Institution, User
-from institutions.store import SqlDirectory
 from protocols.loader import from_text
 from tests.conftest import FIXTURES, FOCAL_CO, SYSTEM, officer
+from tests.services.conftest import events, outbox
 from workflows.domain.access import Actor
 from workflows.domain.errors import ConcurrentChange, InvalidInput, NotAuthorised, TaskNotOpen
 from workflows.domain.ports import ComplianceCounts
 from workflows.queries import compliance, inbox
 from workflows.services import cases, tasks
 from workflows.services.sweep import sweep
-from workflows.store import tables
 
 ME = FOCAL_CO
 IPIALES = officer("test-shelter-ipiales")
@@ -49,30 +46,6 @@ def immediate(svc, protocol, attributes=IN_IPIALES) -> str:
     ref = open_case(svc, protocol, attributes)
     to_immediate(svc, ref)
     return ref
-
-
-def events(engine: Engine, ref: str, **match: Any) -> list[tuple[str, dict[str, Any]]]:
-    """The case's events in order, those whose data has every `match` item."""
-    e, c = tables.events, tables.cases
-    query = select(e.c.kind, e.c.data).join(c, c.c.id == e.c.case_id).where(c.c.ref == ref)
-    with engine.connect() as conn:
-        rows = conn.execute(query.order_by(e.c.id)).all()
-    return [
-        (r.kind, dict(r.data)) for r in rows if all(r.data.get(k) == v for k, v in match.items())
-    ]
-
-
-def outbox(engine: Engine, ref: str, template: str) -> list[str]:
-    """The institutions a notification with this template was queued for, in order."""
-    o, c = tables.outbox, tables.cases
-    query = (
-        select(o.c.institution)
-        .join(c, c.c.id == o.c.case_id)
-        .where(c.c.ref == ref, o.c.template == template)
-        .order_by(o.c.id)
-    )
-    with engine.connect() as conn:
-        return list(conn.execute(query).scalars())
 
 
 def task_rows(svc, ref: str, key: str) -> list[tuple[str, str, str]]:
@@ -113,20 +86,18 @@ def test_an_ended_task_cannot_move_again(svc, test_protocol):
         tasks.move(svc, ME, ref, "characterise", "start")
 
 
-def test_start_and_complete_from_requested_record_the_implied_moves_in_order(
-    svc, test_protocol, engine
-):
+def test_start_and_complete_from_requested_record_the_implied_moves_in_order(svc, test_protocol):
     ref = open_case(svc, test_protocol)
     tasks.move(svc, ME, ref, "characterise", "complete", outcome={"modality": "external"})
-    kinds = [kind for kind, _ in events(engine, ref, task="characterise")]
+    kinds = [kind for kind, _ in events(svc, ref, task="characterise")]
     assert kinds == ["task_opened", "task_accepted", "task_started", "task_completed"]
     tasks.move(svc, ME, ref, "admit", "start")
-    kinds = [kind for kind, _ in events(engine, ref, task="admit")]
+    kinds = [kind for kind, _ in events(svc, ref, task="admit")]
     assert kinds == ["task_opened", "task_accepted", "task_started"]
     assert cases.load_case(svc, ref, ME).task("admit").status == "in-progress"
 
 
-def test_cancel_is_the_requesters_move_not_the_responders(svc, test_protocol, engine):
+def test_cancel_is_the_requesters_move_not_the_responders(svc, test_protocol):
     ref = immediate(svc, test_protocol)
     with pytest.raises(NotAuthorised, match="only the requester .* can cancel"):
         tasks.move(svc, IPIALES, ref, "lodge", "cancel", reason="not_needed")
@@ -135,15 +106,16 @@ def test_cancel_is_the_requesters_move_not_the_responders(svc, test_protocol, en
     tasks.move(svc, ME, ref, "lodge", "cancel", reason="duplicate")
     task = cases.load_case(svc, ref, ME).task("lodge")
     assert (task.status, task.reason) == ("cancelled", "duplicate")
-    assert outbox(engine, ref, "task_cancelled") == ["test-shelter-ipiales"]
+    assert outbox(svc, ref, "task_cancelled") == ["test-shelter-ipiales"]
 
 
-def test_reassign_only_to_an_active_user_of_the_same_institution(svc, test_protocol, engine):
-    with engine.begin() as conn:
-        directory = SqlDirectory(conn)
+def test_reassign_only_to_an_active_user_of_the_same_institution(svc, test_protocol):
+    with svc.uow() as uow:
+        directory = uow.directory
         directory.save_user(User("ana.ipiales", "test-shelter-ipiales", "officer"))
         directory.save_user(User("old.ipiales", "test-shelter-ipiales", "officer", active=False))
         directory.save_user(User("bea.narino", "test-shelter-narino", "officer"))
+        uow.commit()
     ref = immediate(svc, test_protocol)
     for who in ("old.ipiales", "bea.narino", "nobody"):
         with pytest.raises(NotAuthorised, match=f"only to an active user of .*{who!r}"):
@@ -188,9 +160,7 @@ def test_hold_stops_the_clock_the_sweep_skips_it_and_resume_moves_the_due_time(
 # --- rejection, re-routing and referral -------------------------------------------
 
 
-def test_reject_reroutes_to_each_candidate_then_returns_the_task_to_the_lead(
-    svc, test_protocol, engine
-):
+def test_reject_reroutes_to_each_candidate_then_returns_the_task_to_the_lead(svc, test_protocol):
     ref = immediate(svc, test_protocol)
     with pytest.raises(InvalidInput, match="reason 'other' needs a note"):
         tasks.move(svc, IPIALES, ref, "lodge", "reject", reason="other")
@@ -203,28 +173,29 @@ def test_reject_reroutes_to_each_candidate_then_returns_the_task_to_the_lead(
         ("test-shelter-national", "rejected", "rerouted"),
         ("test-lead", "requested", "returned"),
     ]
-    rerouted = [d for kind, d in events(engine, ref) if kind == "task_rerouted"]
+    rerouted = [d for kind, d in events(svc, ref) if kind == "task_rerouted"]
     assert [(d["rejected_by"], d["routing"]) for d in rerouted] == [
         ("test-shelter-ipiales", "rerouted"),
         ("test-shelter-narino", "rerouted"),
         ("test-shelter-national", "returned"),
     ]
-    rejected = [d for kind, d in events(engine, ref) if kind == "task_rejected"]
+    rejected = [d for kind, d in events(svc, ref) if kind == "task_rejected"]
     assert [d["has_note"] for d in rejected] == [False, True, False]
-    assert "roof repairs" not in str(events(engine, ref))  # the note never enters an event
-    assert outbox(engine, ref, "task_rejected") == ["test-lead"] * 3
+    assert "roof repairs" not in str(events(svc, ref))  # the note never enters an event
+    assert outbox(svc, ref, "task_rejected") == ["test-lead"] * 3
     (row,) = [r for r in inbox.inbox(svc, ME) if r.task_key == "lodge"]
     assert (row.routing, row.status) == ("returned", "requested")
 
 
 def test_the_focal_point_refers_a_returned_task_to_an_institution_filling_the_role(
-    svc, test_protocol, engine
+    svc, test_protocol
 ):
     carchi = Institution(
         "test-shelter-carchi", "EC", "EC-C", "Test shelter of Carchi", ("shelter",)
     )
-    with engine.begin() as conn:
-        SqlDirectory(conn).upsert([carchi])
+    with svc.uow() as uow:
+        uow.directory.upsert([carchi])
+        uow.commit()
     ref = immediate(svc, test_protocol)
     for shelter in (IPIALES, NARINO, NATIONAL):
         tasks.move(svc, shelter, ref, "lodge", "reject", reason="no_capacity")
@@ -242,7 +213,7 @@ def test_the_focal_point_refers_a_returned_task_to_an_institution_filling_the_ro
     assert task_rows(svc, ref, "lodge")[-1] == ("test-shelter-narino", "requested", "referred")
     assert [r.task_key for r in inbox.inbox(svc, NARINO)] == ["lodge"]
     assert [r.task_key for r in inbox.inbox(svc, ME)] == []
-    assert outbox(engine, ref, "task_assigned")[-1] == "test-shelter-narino"
+    assert outbox(svc, ref, "task_assigned")[-1] == "test-shelter-narino"
     tasks.move(svc, NARINO, ref, "lodge", "accept")
     with pytest.raises(TaskNotOpen, match="only a task nobody has taken up yet"):
         tasks.refer(svc, ME, ref, "lodge", "test-shelter-national")
@@ -266,7 +237,7 @@ def sharing_protocol():
 
 
 def test_a_task_view_shares_only_the_steps_fields_and_person_fields_only_with_consent(
-    svc, sharing_protocol, engine
+    svc, sharing_protocol
 ):
     person = {"given_name": "Synthetica", "family_name": "Testera", "document_number": "SYN-9"}
     ref = open_case(svc, sharing_protocol, person=person)
@@ -279,7 +250,7 @@ def test_a_task_view_shares_only_the_steps_fields_and_person_fields_only_with_co
     assert tasks.view_task(svc, IPIALES, ref, "find_bed").attributes == {}  # shares nothing
     cases.record_consent(svc, ref, "data_sharing", True, ME, role="committee")
     assert tasks.view_task(svc, IPIALES, ref, "lodge").person == {}  # another role's consent
-    assert not [k for k, _ in events(engine, ref) if k == "personal_data_shared"]
+    assert not [k for k, _ in events(svc, ref) if k == "personal_data_shared"]
 
     cases.record_consent(svc, ref, "data_sharing", True, ME, role="shelter")
     version = cases.load_case(svc, ref, ME).version
@@ -289,7 +260,7 @@ def test_a_task_view_shares_only_the_steps_fields_and_person_fields_only_with_co
     assert "family_name" not in view.person  # not shared by the step, consent or not
     assert view.case_version == version
     assert cases.load_case(svc, ref, ME).version == version  # reading is not a change
-    shared = [d for k, d in events(engine, ref) if k == "personal_data_shared"]
+    shared = [d for k, d in events(svc, ref) if k == "personal_data_shared"]
     assert shared == [
         {
             "task": "lodge",
@@ -298,7 +269,7 @@ def test_a_task_view_shares_only_the_steps_fields_and_person_fields_only_with_co
             "fields": ["document_number", "given_name"],
         }
     ]
-    assert "Synthetica" not in str(events(engine, ref))
+    assert "Synthetica" not in str(events(svc, ref))
     for role in ("manager", "admin"):  # of the same institution: no case data, no identity
         other = Actor(f"{role}@ipiales", role, "test-shelter-ipiales", frozenset({"CO"}))
         with pytest.raises(NotAuthorised, match="may not see task 'lodge'"):
@@ -389,14 +360,12 @@ def test_compliance_counts_on_time_late_overdue_rejected_and_routing_gaps(
         compliance.routing_gaps(svc, ME, {"CO", "PE"})
 
 
-def test_a_minors_child_protection_task_is_a_routing_gap_for_the_coordinator(
-    svc, test_protocol, engine
-):
+def test_a_minors_child_protection_task_is_a_routing_gap_for_the_coordinator(svc, test_protocol):
     ref = open_case(svc, test_protocol, MINOR)
     (task,) = [t for t in cases.load_case(svc, ref, ME).tasks if t.track == "child_protection"]
     assert (task.key, task.role) == ("best_interests_determination", "child_authority")
     assert (task.institution, task.routing) == ("test-coordination", "gap")
-    (gap,) = [d for k, d in events(engine, ref) if k == "routing_gap"]
+    (gap,) = [d for k, d in events(svc, ref) if k == "routing_gap"]
     assert gap["role"] == "child_authority"
     assert gap["jurisdiction"] == "CO-NAR-52356"
     coordination = officer("test-coordination")
@@ -414,20 +383,18 @@ def test_a_minors_child_protection_task_is_a_routing_gap_for_the_coordinator(
 # --- consent ------------------------------------------------------------------------
 
 
-def test_withdrawing_consent_cancels_only_the_tasks_it_covered(svc, test_protocol, engine):
+def test_withdrawing_consent_cancels_only_the_tasks_it_covered(svc, test_protocol):
     ref = immediate(svc, test_protocol)
     cases.record_consent(svc, ref, "assistance", False, ME)
     case = cases.load_case(svc, ref, ME)
     lodge, find_bed = case.task("lodge"), case.task("find_bed")
     assert (lodge.status, lodge.reason) == ("cancelled", "consent_withdrawn")
     assert find_bed.status == "requested"  # the shelter track does not depend on assistance
-    assert outbox(engine, ref, "consent_withdrawn") == ["test-shelter-ipiales"]
-    assert [k for k, _ in events(engine, ref) if k.startswith("consent")][-1] == (
-        "consent_withdrawn"
-    )
+    assert outbox(svc, ref, "consent_withdrawn") == ["test-shelter-ipiales"]
+    assert [k for k, _ in events(svc, ref) if k.startswith("consent")][-1] == ("consent_withdrawn")
 
 
-def test_withdrawing_data_sharing_tells_each_affected_institution_once(svc, test_protocol, engine):
+def test_withdrawing_data_sharing_tells_each_affected_institution_once(svc, test_protocol):
     ref = open_case(svc, test_protocol, MINOR)
     cases.record_consent(svc, ref, "data_sharing", True, ME)
     to_immediate(svc, ref)
@@ -439,14 +406,14 @@ def test_withdrawing_data_sharing_tells_each_affected_institution_once(svc, test
         "find_bed": "consent_withdrawn",
         "best_interests_determination": "consent_withdrawn",
     }
-    assert sorted(outbox(engine, ref, "consent_withdrawn")) == [
+    assert sorted(outbox(svc, ref, "consent_withdrawn")) == [
         "test-coordination",
         "test-shelter-ipiales",
     ]
 
 
 def test_a_legal_basis_keeps_the_child_protection_referral_when_consent_is_withdrawn(
-    svc, test_protocol, engine
+    svc, test_protocol
 ):
     ref = open_case(svc, test_protocol, MINOR)
     cases.record_consent(
@@ -459,8 +426,8 @@ def test_a_legal_basis_keeps_the_child_protection_referral_when_consent_is_withd
     case = cases.load_case(svc, ref, ME)
     assert [t.key for t in case.open_tasks()] == ["best_interests_determination"]
     assert case.task("lodge").reason == "consent_withdrawn"
-    assert outbox(engine, ref, "consent_withdrawn") == ["test-shelter-ipiales"]
-    (basis,) = [d for k, d in events(engine, ref) if k == "legal_basis_recorded"]
+    assert outbox(svc, ref, "consent_withdrawn") == ["test-shelter-ipiales"]
+    (basis,) = [d for k, d in events(svc, ref) if k == "legal_basis_recorded"]
     assert (basis["purpose"], basis["role"], basis["legal_basis"]) == (
         "data_sharing",
         "child_authority",
@@ -487,7 +454,7 @@ def test_an_inbox_move_on_a_stale_version_is_refused_and_nothing_changes(svc, te
 
 
 def test_a_general_legal_basis_also_stands_when_consent_is_withdrawn_for_one_role(
-    svc, test_protocol, engine
+    svc, test_protocol
 ):
     ref = open_case(svc, test_protocol, MINOR)
     cases.record_consent(svc, ref, "data_sharing", True, ME, legal_basis=LEGAL_BASIS)
@@ -496,4 +463,4 @@ def test_a_general_legal_basis_also_stands_when_consent_is_withdrawn_for_one_rol
     case = cases.load_case(svc, ref, ME)
     assert case.task("best_interests_determination").status == "requested"
     assert case.task("characterise").status == "requested"
-    assert outbox(engine, ref, "consent_withdrawn") == []
+    assert outbox(svc, ref, "consent_withdrawn") == []
