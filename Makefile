@@ -43,14 +43,21 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) ruta-data .mypy_cache .pytest_cache .ruff_cache
 
-# Refresh the console's translation catalogues after changing strings in ui/ (then translate
-# the new entries in ui/locales/{es,pt,en}/LC_MESSAGES/messages.po).
+# Refresh the translation catalogues after changing strings (then translate the new entries
+# in <dir>/{es,pt,en}/LC_MESSAGES/messages.po), one catalogue per package, never mixed:
+# - the console: `_("...")` in ui/ (babel.cfg) into ui/locales/;
+# - the notifications' reason labels: `N_("...")` in notifications/ (and nothing else:
+#   --no-default-keywords) into notifications/locales/.
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ --no-location --sort-output -o ui/locales/messages.pot .
-	for l in es pt en; do \
-	  if [ -f ui/locales/$$l/LC_MESSAGES/messages.po ]; then \
-	    $(BIN)/pybabel update -i ui/locales/messages.pot -d ui/locales -l $$l --no-fuzzy-matching; \
-	  else \
-	    $(BIN)/pybabel init -i ui/locales/messages.pot -d ui/locales -l $$l; \
-	  fi; \
+	$(BIN)/pybabel extract --no-default-keywords -k N_ --no-location --sort-output \
+	  -o notifications/locales/messages.pot notifications
+	for d in ui/locales notifications/locales; do \
+	  for l in es pt en; do \
+	    if [ -f $$d/$$l/LC_MESSAGES/messages.po ]; then \
+	      $(BIN)/pybabel update -i $$d/messages.pot -d $$d -l $$l --no-fuzzy-matching; \
+	    else \
+	      $(BIN)/pybabel init -i $$d/messages.pot -d $$d -l $$l; \
+	    fi; \
+	  done; \
 	done

@@ -4,13 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from institutions import tables
 from institutions.directory import rank
 from institutions.domain import Institution, User
 from institutions.errors import InvalidRecord, UnknownInstitution
+
+# One statement reads institutions with the roles they fill (a row per role), built once.
+_I, _R = tables.institutions, tables.institution_roles
+_WITH_ROLES = select(_I, _R.c.role).outerjoin(_R, _R.c.institution_id == _I.c.id)
+_ORDER = (_I.c.country, _I.c.jurisdiction, _I.c.id, _R.c.role)
+_ALL = _WITH_ROLES.order_by(*_ORDER)
+_OF_COUNTRY = _WITH_ROLES.where(_I.c.country == bindparam("country")).order_by(*_ORDER)
+_BY_ID = _WITH_ROLES.where(_I.c.id == bindparam("id")).order_by(_R.c.role)
+
+
+def _institutions(rows: Iterable[Any]) -> list[Institution]:
+    """Institutions from rows of `_WITH_ROLES`, in the rows' order."""
+    found: dict[str, tuple[Any, list[str]]] = {}
+    for row in rows:
+        _, roles = found.setdefault(row.id, (row, []))
+        if row.role is not None:
+            roles.append(row.role)
+    return [
+        Institution(
+            id=row.id,
+            country=row.country,
+            jurisdiction=row.jurisdiction,
+            name=row.name,
+            roles=tuple(roles),
+            emails=tuple(row.emails),
+            locale=row.locale,
+            active=row.active,
+            description=row.description,
+        )
+        for row, roles in found.values()
+    ]
 
 
 class SqlDirectory:
@@ -34,43 +66,13 @@ class SqlDirectory:
         return self._cache[key]
 
     def institution(self, institution_id: str) -> Institution | None:
-        found = self._load([institution_id])
+        found = _institutions(self._conn.execute(_BY_ID, {"id": institution_id}))
         return found[0] if found else None
 
     def institutions(self, country: str | None = None) -> list[Institution]:
-        i = tables.institutions
-        query = select(i.c.id).order_by(i.c.country, i.c.jurisdiction, i.c.id)
-        if country is not None:
-            query = query.where(i.c.country == country)
-        return self._load(list(self._conn.execute(query).scalars()))
-
-    def _load(self, ids: list[str]) -> list[Institution]:
-        if not ids:
-            return []
-        i, r = tables.institutions, tables.institution_roles
-        roles: dict[str, list[str]] = {}
-        for link in self._conn.execute(
-            select(r.c.institution_id, r.c.role)
-            .where(r.c.institution_id.in_(ids))
-            .order_by(r.c.role)
-        ):
-            roles.setdefault(link.institution_id, []).append(link.role)
-        rows = {row.id: row for row in self._conn.execute(select(i).where(i.c.id.in_(ids)))}
-        return [
-            Institution(
-                id=row.id,
-                country=row.country,
-                jurisdiction=row.jurisdiction,
-                name=row.name,
-                roles=tuple(roles.get(row.id, ())),
-                emails=tuple(row.emails),
-                locale=row.locale,
-                active=row.active,
-                description=row.description,
-            )
-            for key in ids
-            if (row := rows.get(key)) is not None
-        ]
+        if country is None:
+            return _institutions(self._conn.execute(_ALL))
+        return _institutions(self._conn.execute(_OF_COUNTRY, {"country": country}))
 
     def user(self, username: str) -> User | None:
         u = tables.users

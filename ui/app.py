@@ -7,13 +7,16 @@ spares people pages they could not use.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from institutions.accounts import SignInRefused, authenticate
+from institutions.domain import User
 from ruta import logs
 from ui import deps, i18n
 from ui.deps import _
+from workflows.domain.ports import UnitOfWork
 
 logs.install()  # personal values never reach a log line (ruta/logs.py)
 
@@ -28,6 +31,17 @@ MENU = {  # role -> pages, the first is where they land
 st.set_page_config(page_title="Ruta", layout="wide")
 
 
+def accounts(uow: UnitOfWork) -> Any:
+    """The unit of work's directory with the account methods the Directory port leaves out
+    (credentials, sign-in failures, password rehash, `user_by_email`).
+
+    They are SqlDirectory's (institutions/store.py), the class `authenticate` is typed with:
+    the console runs on the SQL unit of work, whose directory is a SqlDirectory. The console
+    may not import institutions.store (import-linter), so it hands the directory on untyped,
+    here only; what comes back (a User) is typed again at each call."""
+    return uow.directory
+
+
 def sign_in() -> None:
     st.title("Ruta")
     st.caption(_("Referral protocols for survivors of trafficking"))
@@ -40,7 +54,7 @@ def sign_in() -> None:
         refused: SignInRefused | None = None
         with svc.uow() as uow:
             try:
-                user = authenticate(uow.directory, username.strip(), password, svc.clock.now())
+                user = authenticate(accounts(uow), username.strip(), password, svc.clock.now())
             except SignInRefused as exc:
                 refused = exc
             uow.commit()  # a failure is counted (lockout) even though sign-in is refused
@@ -76,7 +90,7 @@ def single_sign_on() -> None:
     email = str(getattr(st.user, "email", "") or "")
     svc = deps.services()
     with svc.uow() as uow:
-        found = uow.directory.user_by_email(email) if email else None
+        found: User | None = accounts(uow).user_by_email(email) if email else None
     if found is None or not found.active:
         st.error(_("Your account is not registered in Ruta; ask your administrator."))
         st.stop()
@@ -139,15 +153,15 @@ def signed_out_page() -> None:
 
 
 single_sign_on()
-if deps.user() is None:
+signed_in = deps.user()
+if signed_in is None:
     # a navigation of its own, so Streamlit never lists the page files to a signed-out visitor
     st.navigation([st.Page(signed_out_page, title="Ruta")], position="hidden").run()
     st.stop()
 deps.actor()  # the idle timeout; every page checks it again
 sidebar()
-role = deps.user().role  # type: ignore[union-attr]
 pages = [
     st.Page(str(PAGES / f"{name}.py"), title=titles()[name], url_path=name, default=(i == 0))
-    for i, name in enumerate(MENU.get(role, ["protocols"]))
+    for i, name in enumerate(MENU.get(signed_in.role, ["protocols"]))
 ]
 st.navigation(pages).run()

@@ -97,10 +97,18 @@ def track_label(loaded: LoadedProtocol, track: str | None, locale: str) -> str:
     return spec.label.get(locale) if spec is not None else (track or "")
 
 
+def case_zone(d: CaseDetail) -> str:
+    """The time zone a case's times are shown in: its pinned protocol's, where its deadlines
+    run."""
+    return d.loaded.protocol.timezone
+
+
 def statuses() -> dict[str, str]:
+    """The FHIR task statuses, named alike on the case page and in the inbox ("received" is
+    what the Acknowledge button leads to)."""
     return {
         "requested": _("Requested"),
-        "received": _("Received"),
+        "received": _("Acknowledged"),
         "accepted": _("Accepted"),
         "in-progress": _("In progress"),
         "on-hold": _("On hold"),
@@ -119,6 +127,31 @@ def routings() -> dict[str, str]:
         "returned": _("Returned to the focal point"),
         "referred": _("Referred by the focal point"),
         "handoff": _("Cross-border handoff"),
+    }
+
+
+def reason_labels() -> dict[str, str]:
+    """Why a task was rejected, put on hold, failed or cancelled (workflows/domain/lifecycle.py
+    and the engine's own cancellations): the inbox's forms and the case page's tasks."""
+    return {
+        "no_capacity": _("No capacity"),
+        "out_of_jurisdiction": _("Outside our jurisdiction"),
+        "not_competent": _("Not our competence"),
+        "not_eligible": _("The person is not eligible"),
+        "duplicate": _("Duplicate"),
+        "waiting_for_person": _("Waiting for the person"),
+        "waiting_for_documents": _("Waiting for documents"),
+        "waiting_for_other_institution": _("Waiting for another institution"),
+        "person_unreachable": _("The person cannot be reached"),
+        "security": _("Security"),
+        "person_declined": _("The person declined"),
+        "service_unavailable": _("Service unavailable"),
+        "not_needed": _("No longer needed"),
+        "entered_in_error": _("Entered in error"),
+        "consent_withdrawn": _("Consent withdrawn"),
+        "state_left": _("The case moved to another step"),
+        "case_closed": _("Case closed"),
+        "other": _("Other (say why in the note)"),
     }
 
 
@@ -237,7 +270,7 @@ _SKIP = {"protocol_hash", "task_id", "track"}
 
 def describe_event(entry: TimelineEntry, d: CaseDetail, locale: str) -> str:
     """A short line from an event's non-personal data (events never hold personal data)."""
-    loaded, zone, roles = d.loaded, deps.zone(d.case.country), d.loaded.protocol.roles
+    loaded, zone, roles = d.loaded, case_zone(d), d.loaded.protocol.roles
     data, kind, track = entry.data, entry.kind, entry.track or ""
     if kind == "transition":
         return (
@@ -331,7 +364,7 @@ def show_case(actor: Actor, ref: str) -> None:
     except (NotAuthorised, UnknownCase) as exc:
         st.error(str(exc))
         return
-    case, zone = d.case, deps.zone(d.case.country)
+    case, zone = d.case, case_zone(d)
     show_flash()
     st.header(_("Case {ref}").format(ref=case.ref), anchor=False)
     facts = [
@@ -381,7 +414,7 @@ def _diagram(content_hash: str, track: str, state: str, locale: str, _loaded: An
 
 
 def show_tracks(d: CaseDetail, locale: str) -> None:
-    case, loaded, zone = d.case, d.loaded, deps.zone(d.case.country)
+    case, loaded, zone = d.case, d.loaded, case_zone(d)
     if case.is_closed:
         st.info(_("The case is closed; no step can be taken."))
     for name, current in case.tracks.items():
@@ -435,7 +468,7 @@ def show_steps(d: CaseDetail, track: str, found: list[Step], locale: str) -> Non
 
 
 def _task_row(t: Task, d: CaseDetail, locale: str) -> dict[str, str]:
-    zone = deps.zone(d.case.country)
+    zone = case_zone(d)
     overdue = t.is_open and t.status != "on-hold" and t.due_at < d.now
     return {
         _("Task"): task_label(d.loaded, t.key, locale),
@@ -445,7 +478,7 @@ def _task_row(t: Task, d: CaseDetail, locale: str) -> dict[str, str]:
         _("Due"): deps.when(t.due_at, zone),
         _("Overdue"): "⚠️" if overdue or (t.is_open and t.overdue_at is not None) else "",
         _("Routing"): routings().get(t.routing, t.routing),
-        _("Reason"): t.reason or "",
+        _("Reason"): reason_labels().get(t.reason, t.reason) if t.reason else "",
         _("Updated"): deps.when(t.updated_at, zone),
     }
 
@@ -467,7 +500,7 @@ def show_tasks(d: CaseDetail, locale: str) -> None:
 
 def show_consents(d: CaseDetail, locale: str) -> None:
     roles = d.loaded.protocol.roles
-    zone = deps.zone(d.case.country)
+    zone = case_zone(d)
     rows = [
         {
             _("Purpose"): purposes().get(c.purpose, c.purpose),
@@ -491,18 +524,19 @@ def show_consents(d: CaseDetail, locale: str) -> None:
         "refused": _("Refused or withdrawn"),
         "legal_basis": _("A legal basis stands in for consent"),
     }
+    purpose_labels, every = purposes(), _("Every role")
     with st.form("cases_consent_form"):
         st.markdown("**" + _("Record consent") + "**")
         st.selectbox(
             _("Purpose"),
             CONSENT_PURPOSES,
-            format_func=lambda p, labels=purposes(): labels.get(p, p),
+            format_func=lambda p: purpose_labels.get(p, p),
             key="consent_purpose",
         )
         st.selectbox(
             _("To whom"),
             ["", *roles],
-            format_func=lambda r, every=_("Every role"): roles[r].get(locale) if r else every,
+            format_func=lambda r: roles[r].get(locale) if r else every,
             key="consent_role",
         )
         st.radio(
@@ -522,7 +556,7 @@ def show_consents(d: CaseDetail, locale: str) -> None:
 
 
 def show_timeline(d: CaseDetail, locale: str) -> None:
-    kinds, zone = event_kinds(), deps.zone(d.case.country)
+    kinds, zone = event_kinds(), case_zone(d)
     rows = [
         {
             _("When"): deps.when(e.at, zone),

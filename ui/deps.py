@@ -17,15 +17,6 @@ from workflows.domain.access import Actor
 from workflows.domain.ports import Services
 
 IDLE_TIMEOUT = timedelta(minutes=30)
-TIMEZONES = {
-    "AR": "America/Argentina/Buenos_Aires",
-    "BO": "America/La_Paz",
-    "BR": "America/Sao_Paulo",
-    "CO": "America/Bogota",
-    "EC": "America/Guayaquil",
-    "PE": "America/Lima",
-    "PY": "America/Asuncion",
-}
 
 
 @st.cache_resource
@@ -84,8 +75,12 @@ def when(value: datetime | None, timezone: str = "UTC") -> str:
     return i18n.when(value, locale(), timezone)
 
 
-def zone(country: str) -> str:
-    return TIMEZONES.get(country, "UTC")
+def country_zone(country: str | None) -> str:
+    """The time zone of a country where no protocol is at hand: its latest published
+    trafficking protocol's, else UTC. A case's or a task's own times use the time zone of
+    the protocol it is pinned to (`CaseDetail.loaded`, `workflows.queries.inbox.zones`)."""
+    loaded = services().catalog.latest(country, "trafficking") if country else None
+    return loaded.protocol.timezone if loaded is not None else "UTC"
 
 
 def now() -> datetime:

@@ -1,40 +1,31 @@
 """Console translations: gettext catalogues (Babel), compiled in memory from the .po files.
 
 Message ids are English; `ui/locales/<locale>/LC_MESSAGES/messages.po` holds es, pt and en.
+The loading (compile in memory, cache) is shared with the email labels: `notifications.catalogues`.
 `make i18n` (pybabel extract + update) refreshes them after strings change; a test checks
 that every message has a translation in every locale.
 """
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
-from babel.support import NullTranslations, Translations
+from babel.support import NullTranslations
+
+from notifications import catalogues
 
 LOCALES = ("es", "pt", "en")
 LOCALE_NAMES = {"es": "Español", "pt": "Português", "en": "English"}
 CATALOGUES = Path(__file__).parent / "locales"
 
 
-@cache
 def translations(locale: str) -> NullTranslations:
-    po = CATALOGUES / locale / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
-        return NullTranslations()
-    with po.open("rb") as f:
-        catalog = read_po(f, locale=locale)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
+    """The console catalogue of ``locale``, compiled in memory once (`notifications.catalogues`)."""
+    return catalogues.translations(CATALOGUES, locale)
 
 
 def gettext(locale: str, message: str) -> str:

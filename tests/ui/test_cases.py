@@ -304,3 +304,15 @@ def test_the_case_page_shows_protocol_labels_and_dates_in_the_user_s_language(co
     assert now, [m.value for m in at.markdown]
     assert "2 mar 2026" in now[0]  # Babel, in Bogota time (the case's zone)
     assert "9:00" in now[0]
+
+
+def test_past_tasks_name_their_reason_in_words(console, console_svc):
+    ref = open_co(console_svc)
+    cases.fire(console_svc, ref, "care", "case_registered", SYSTEM)  # cancels the intake task
+    at = console("fp.co")
+    at.query_params["case"] = ref
+    at.run()
+    assert not at.exception
+    past = [df.value for df in at.dataframe if "Reason" in df.value.columns][-1]
+    assert list(past["Status"]) == ["Cancelled"]
+    assert list(past["Reason"]) == ["The case moved to another step"]  # not `state_left`

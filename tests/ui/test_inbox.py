@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from institutions.domain import User
 from institutions.store import SqlDirectory
 from tests.ui.conftest import APP, PERSONAS
+from ui import i18n
 from workflows.domain.access import Actor
 from workflows.services import cases, tasks
 from workflows.store import tables
@@ -276,3 +277,34 @@ def test_protocol_labels_follow_the_user_s_language(console, lodging):
     at = console("off.ipiales", locale="es").run().switch_page(PAGE).run()
     assert not at.exception
     assert "Proveer alojamiento digno y seguro" in at.dataframe[0].value.iloc[0].tolist()
+
+
+def test_an_acknowledged_task_has_one_name_in_the_inbox_and_on_the_case_page(
+    console, console_svc, lodging
+):
+    at = _choose(_inbox(console), console_svc, lodging, "arrange_lodging")
+    at.button(key="inbox_move_receive").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Task acknowledged."
+    assert list(at.dataframe[0].value["Status"]) == ["Acknowledged"]  # the button's word
+
+    page = console("fp.co")
+    page.query_params["case"] = lodging
+    page.run()
+    assert not page.exception
+    tasks_table = next(df.value for df in page.dataframe if "Task" in df.value.columns)
+    row = tasks_table[tasks_table["Task"] == "Provide safe and decent lodging"]
+    assert list(row["Status"]) == ["Acknowledged"]
+
+
+def test_due_times_are_read_in_the_zone_of_the_task_s_pinned_protocol(
+    console, console_svc, lodging
+):
+    task = _task(console_svc, lodging, "arrange_lodging")
+    case = cases.load_case(console_svc, lodging, SYSTEM)
+    with console_svc.uow() as uow:
+        zone = uow.protocols.pinned(case.protocol_hash).protocol.timezone
+    at = _inbox(console)
+    assert list(at.dataframe[0].value["Due"]) == [i18n.when(task.due_at, "en", zone)]
+    at = _choose(at, console_svc, lodging, "arrange_lodging")
+    assert any(i18n.when(task.due_at, "en", zone) in m.value for m in at.markdown)

@@ -10,8 +10,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 
-from notifications.labels import REASON_CODES, reason_label
+from notifications.labels import CATALOGUES, REASON_CODES, reason_label, reason_message_id
 from notifications.messages import LOCALES, TEMPLATES, Email, format_due, render
 from notifications.retry import backoff
 from notifications.senders import (
@@ -131,6 +133,51 @@ def test_reason_codes_are_translated_and_unknown_ones_fall_back_to_the_code() ->
     )
     for code in REASON_CODES:
         assert all(reason_label(code, locale) != code for locale in LOCALES)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_reason_code_has_a_translation_in_every_catalogue(locale: str) -> None:
+    with (CATALOGUES / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    untranslated = []
+    for code in REASON_CODES:
+        message_id = reason_message_id(code)
+        assert message_id, code
+        entry = catalog.get(message_id)
+        if entry is None or not entry.string or entry.fuzzy:
+            untranslated.append(code)
+    assert not untranslated, f"untranslated in {locale} (run `make i18n`): {untranslated}"
+
+
+def test_the_reason_message_ids_are_what_make_i18n_extracts() -> None:
+    found = extract_from_dir(
+        str(CATALOGUES.parent), method_map=[("**.py", "python")], keywords={"N_": None}
+    )
+    extracted = {message for _file, _line, message, _comments, _context in found}
+
+    assert extracted == {reason_message_id(code) for code in REASON_CODES}
+
+
+@pytest.mark.parametrize(
+    ("code", "locale", "label"),
+    [
+        ("no_capacity", "es", "sin capacidad disponible"),
+        ("no_capacity", "pt", "sem capacidade disponível"),
+        ("no_capacity", "en", "no capacity available"),
+        ("out_of_jurisdiction", "es", "fuera de la jurisdicción de la institución"),
+        ("out_of_jurisdiction", "pt", "fora da jurisdição da instituição"),
+        ("out_of_jurisdiction", "en", "outside the institution's jurisdiction"),
+        ("waiting_for_documents", "es", "a la espera de documentos"),
+        ("person_declined", "pt", "a pessoa recusou o serviço"),
+        ("case_closed", "es", "caso cerrado"),
+        ("case_closed", "pt", "caso encerrado"),
+        ("state_left", "en", "the case moved to another step"),
+        ("no_capacity", "fr", "no_capacity"),
+        ("brand_new_code", "es", "brand_new_code"),
+    ],
+)
+def test_reason_label_reads_the_catalogues(code: str, locale: str, label: str) -> None:
+    assert reason_label(code, locale) == label
 
 
 def test_escalation_level_and_country_appear_when_given() -> None:

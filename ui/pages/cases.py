@@ -80,23 +80,24 @@ def show_list(actor: Actor) -> None:
     show_document_search()
     options = casebook.list_options(svc, actor)
     states, leads = options.care_states, options.lead_institutions
+    every = _("All")
     c1, c2, c3, c4, c5 = st.columns([1, 2, 2, 2, 1])
     country = c1.selectbox(
         _("Country"),
         [None, *options.countries],
-        format_func=lambda v, every=_("All"): every if v is None else v,
+        format_func=lambda v: every if v is None else v,
         key="cases_country",
     )
     state = c2.selectbox(
         _("Care state"),
         [None, *states],
-        format_func=lambda v, every=_("All"): every if v is None else states[v].get(locale),
+        format_func=lambda v: every if v is None else states[v].get(locale),
         key="cases_state",
     )
     lead = c3.selectbox(
         _("Lead institution"),
         [None, *leads],
-        format_func=lambda v, every=_("All"): every if v is None else leads[v],
+        format_func=lambda v: every if v is None else leads[v],
         key="cases_lead",
     )
     prefix = c4.text_input(_("Reference starts with"), key="cases_ref", placeholder="CO-2026-")
@@ -116,6 +117,8 @@ def show_list(actor: Actor) -> None:
         page=int(st.session_state.get("cases_page", 1)),
     )
     st.session_state["cases_page"] = found.page  # clamped to the pages there are
+    # the list has no protocol at hand: each country's latest protocol gives the time zone
+    zones = {c: deps.country_zone(c) for c in {r.country for r in found.rows}}
     rows = [
         {
             _("Reference"): r.ref,
@@ -125,8 +128,8 @@ def show_list(actor: Actor) -> None:
             _("Care state"): states[r.care_state].get(locale)
             if r.care_state in states
             else (r.care_state or "—"),
-            _("Opened"): deps.when(r.opened_at, deps.zone(r.country)),
-            _("Closed"): deps.when(r.closed_at, deps.zone(r.country)) if r.closed_at else "",
+            _("Opened"): deps.when(r.opened_at, zones[r.country]),
+            _("Closed"): deps.when(r.closed_at, zones[r.country]) if r.closed_at else "",
             _("Open tasks"): r.open_tasks,
             _("Overdue"): r.overdue_tasks,
             _("Lead institution"): leads.get(r.lead_institution or "", r.lead_institution or ""),
@@ -159,7 +162,8 @@ def _record_new_case() -> None:
     if actor is None:
         return
     svc, ss = deps.services(), st.session_state
-    chosen = {p.id: p for p in casebook.new_case_protocols(svc, actor)}.get(ss.get("new_protocol"))
+    chosen_id = str(ss.get("new_protocol") or "")
+    chosen = {p.id: p for p in casebook.new_case_protocols(svc, actor)}.get(chosen_id)
     if chosen is None:
         case_view.flash("error", _("Choose a protocol."))
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import altair as alt
@@ -70,7 +70,9 @@ def tips(*channels: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: c[k] for k in ("field", "type", "title")} for c in channels]
 
 
-def chart(key: str, rows: list[dict[str, Any]], mark: str, **encoding: Any) -> None:
+def chart(
+    key: str, rows: list[dict[str, Any]], mark: Literal["bar", "line"], **encoding: Any
+) -> None:
     """An Altair chart with the user's decimal and grouping marks. Channels are given as
     dicts: Altair's typed channel classes cost ~20 ms a chart in schema lookups."""
     if not rows:
@@ -81,7 +83,7 @@ def chart(key: str, rows: list[dict[str, Any]], mark: str, **encoding: Any) -> N
         "grouping": [3],
         "currency": ["", ""],
     }
-    spec = alt.Chart(pd.DataFrame(rows), mark=mark, encoding=encoding)
+    spec = alt.Chart(pd.DataFrame(rows), mark=mark, encoding=alt.FacetedEncoding(**encoding))
     st.altair_chart(spec.configure(locale={"number": number}), width="stretch", key=key)
 
 
@@ -131,10 +133,11 @@ chosen = cols[0].multiselect(
     format_func=country_name,
     key="cmp_countries",
 )
+every_protocol, every_institution = _("All protocols"), _("All institutions")
 protocol = cols[1].selectbox(
     _("Protocol"),
     [None, *protocols],
-    format_func=lambda p, every=_("All protocols"): every if p is None else f"{p} · {protocols[p]}",
+    format_func=lambda p: every_protocol if p is None else f"{p} · {protocols[p]}",
     key="cmp_protocol",
 )
 period = cols[2].date_input(
@@ -148,11 +151,11 @@ period = cols[2].date_input(
 institution = cols[3].selectbox(
     _("Institution"),
     [None, *institutions],
-    format_func=lambda i, every=_("All institutions"): every if i is None else institutions[i],
+    format_func=lambda i: every_institution if i is None else institutions[i],
     key="cmp_institution",
 )
 
-zone = ZoneInfo(deps.zone(chosen[0] if chosen else (options.countries or ("",))[0]))
+zone = ZoneInfo(deps.country_zone(chosen[0] if chosen else (options.countries or ("",))[0]))
 days = list(period) if isinstance(period, (list, tuple)) else [period] if period else []
 since = datetime.combine(days[0], time(), zone) if days else None
 until = datetime.combine(days[-1] + timedelta(days=1), time(), zone) if days else None
@@ -184,7 +187,7 @@ st.caption(
         "due time; months are months of completion (UTC)."
     ).format(
         countries=", ".join(country_name(c) for c in report.countries) or "—",
-        when=deps.when(report.at, deps.zone(report.countries[0] if report.countries else "")),
+        when=deps.when(report.at, deps.country_zone(next(iter(report.countries), None))),
     )
 )
 

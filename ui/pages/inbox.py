@@ -74,38 +74,6 @@ def done_messages() -> dict[str, str]:
     }
 
 
-def reason_labels() -> dict[str, str]:
-    return {
-        "no_capacity": _("No capacity"),
-        "out_of_jurisdiction": _("Outside our jurisdiction"),
-        "not_competent": _("Not our competence"),
-        "not_eligible": _("The person is not eligible"),
-        "duplicate": _("Duplicate"),
-        "waiting_for_person": _("Waiting for the person"),
-        "waiting_for_documents": _("Waiting for documents"),
-        "waiting_for_other_institution": _("Waiting for another institution"),
-        "person_unreachable": _("The person cannot be reached"),
-        "security": _("Security"),
-        "person_declined": _("The person declined"),
-        "service_unavailable": _("Service unavailable"),
-        "other": _("Other (say why in the note)"),
-    }
-
-
-def status_labels() -> dict[str, str]:
-    return {
-        "requested": _("Requested"),
-        "received": _("Acknowledged"),
-        "accepted": _("Accepted"),
-        "in-progress": _("In progress"),
-        "on-hold": _("On hold"),
-        "completed": _("Completed"),
-        "rejected": _("Rejected"),
-        "cancelled": _("Cancelled"),
-        "failed": _("Failed"),
-    }
-
-
 def due_labels() -> dict[str, str]:
     return {
         "overdue": _("Overdue"),
@@ -149,7 +117,8 @@ def filters(home_country: str) -> dict[str, Any]:
     scope = left.selectbox(
         _("Status"), list(scopes), format_func=scopes.__getitem__, key="inbox_status"
     )
-    countries = {"": _("All countries")} | {code: code for code in sorted(deps.TIMEZONES)}
+    known = sorted({p.protocol.country for p in svc.catalog.loaded})  # countries with a protocol
+    countries = {"": _("All countries")} | {code: code for code in known}
     country = middle.selectbox(
         _("Country"), list(countries), format_func=countries.__getitem__, key="inbox_country"
     )
@@ -161,7 +130,7 @@ def filters(home_country: str) -> dict[str, Any]:
     )
     due_before = None
     if day is not None:  # the end of that day where the tasks' deadlines run
-        zone = ZoneInfo(deps.zone(country or home_country))
+        zone = ZoneInfo(deps.country_zone(country or home_country))
         due_before = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
     return {
         "statuses": None if scope == "open" else list(get_args(TaskStatus)),
@@ -171,16 +140,19 @@ def filters(home_country: str) -> dict[str, Any]:
     }
 
 
-def task_table(rows: list[InboxRow], labels: dict[tuple[str, str], str]) -> None:
+def task_table(
+    rows: list[InboxRow], labels: dict[tuple[str, str], str], zones: dict[str, str]
+) -> None:
     now = deps.now()
     states = [inbox.due_state(r.status, r.due_at, r.overdue, now) for r in rows]
+    statuses = case_view.statuses()
     due_col, state_col = _("Due"), _("Due state")
     frame = pd.DataFrame(
         {
             state_col: [due_labels()[s] for s in states],
-            due_col: [deps.when(r.due_at, deps.zone(r.country)) for r in rows],
+            due_col: [deps.when(r.due_at, zones[r.protocol_hash]) for r in rows],
             _("Case"): [r.case_ref for r in rows],
-            _("Status"): [status_labels().get(r.status, r.status) for r in rows],
+            _("Status"): [statuses.get(r.status, r.status) for r in rows],
             _("Task"): [labels[r.protocol_hash, r.task_key] for r in rows],
             _("Country"): [r.country for r in rows],
             _("Assigned to"): [r.owner or "—" for r in rows],
@@ -230,13 +202,12 @@ def act(name: str, do: Callable[[], object]) -> None:
     st.rerun()
 
 
-def show_task(view: TaskView, row: InboxRow) -> None:
+def show_task(view: TaskView, row: InboxRow, zone: str) -> None:
     st.subheader(view.label)
-    zone = deps.zone(view.country)
     state = inbox.due_state(view.status, view.due_at, view.overdue, deps.now())
     facts = {
         _("Case"): view.case_ref,
-        _("Status"): status_labels().get(view.status, view.status),
+        _("Status"): case_view.statuses().get(view.status, view.status),
         _("Due"): deps.when(view.due_at, zone),
         _("Due state"): f":{BADGES[state]}-badge[{due_labels()[state]}]",
     }
@@ -296,7 +267,8 @@ def move_forms(view: TaskView, row: InboxRow, fields: list[OutcomeInput]) -> Non
 
 
 def reason_form(name: str, codes: tuple[str, ...], move: Callable[..., Callable[[], int]]) -> None:
-    reasons = {code: reason_labels().get(code, humanise(code)) for code in codes}
+    labels = case_view.reason_labels()
+    reasons = {code: labels.get(code, humanise(code)) for code in codes}
     with st.expander(move_labels()[name]), st.form(f"inbox_{name}_form"):
         reason = st.selectbox(
             _("Reason"),
@@ -409,10 +381,11 @@ if not rows:
     st.info(_("No tasks match these filters."))
     st.stop()
 labels = inbox.task_labels(svc, {(r.protocol_hash, r.task_key) for r in rows}, deps.locale())
+zones = inbox.zones(svc, {r.protocol_hash for r in rows})  # each task's pinned protocol's zone
 st.caption(
     _("{count} tasks, soonest due first").format(count=i18n.number(len(rows), deps.locale()))
 )
-task_table(rows, labels)
+task_table(rows, labels, zones)
 if len(rows) >= LIST_LIMIT:
     st.caption(
         _("Only the first {count} tasks are listed; narrow the filters.").format(count=LIST_LIMIT)
@@ -421,7 +394,7 @@ if len(rows) >= LIST_LIMIT:
 by_id = {r.task_id: r for r in rows}
 choices = {
     r.task_id: f"{r.case_ref} · {labels[r.protocol_hash, r.task_key]} · "
-    f"{deps.when(r.due_at, deps.zone(r.country))}"
+    f"{deps.when(r.due_at, zones[r.protocol_hash])}"
     for r in rows
 }
 if st.session_state.get(CHOSEN) not in by_id:  # gone after a move, or filtered out
@@ -438,5 +411,5 @@ if chosen is not None:
     loaded_view = load_view(actor.name, by_id[chosen])
     if loaded_view is not None:
         st.divider()
-        show_task(loaded_view[0], by_id[chosen])
+        show_task(loaded_view[0], by_id[chosen], zones[by_id[chosen].protocol_hash])
         move_forms(loaded_view[0], by_id[chosen], loaded_view[1])

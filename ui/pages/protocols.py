@@ -124,7 +124,7 @@ def versions(loaded: LoadedProtocol, same_id: list[LoadedProtocol], locale: str)
         st.caption(_("No case has been opened under this protocol yet."))
         return
     st.caption(_("Versions cases were opened under (each case keeps its version):"))
-    zone = deps.zone(loaded.protocol.country)
+    zone = loaded.protocol.timezone
     st.dataframe(
         pd.DataFrame(
             {

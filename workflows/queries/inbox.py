@@ -1,6 +1,7 @@
 """Reads of the Inbox screen: an institution's tasks, how urgent each is, a step's outcome
-form, task labels, the colleagues a task may go to. No case data beyond what the reader may
-see: a task's own fields come from `services.tasks.view_task`, which records any sharing."""
+form, task labels and time zones, the colleagues a task may go to. No case data beyond what
+the reader may see: a task's own fields come from `services.tasks.view_task`, which records
+any sharing."""
 
 from __future__ import annotations
 
@@ -74,6 +75,16 @@ def task_labels(
             else:
                 out[content_hash, key] = spec.label.get(locale)
     return out
+
+
+def zones(svc: Services, hashes: Iterable[str]) -> dict[str, str]:
+    """The time zone of each pinned protocol, by content hash (a task's deadlines run in its
+    protocol's zone); protocol data only."""
+    wanted = set(hashes)
+    if not wanted:
+        return {}
+    with svc.uow() as uow:
+        return {h: uow.protocols.pinned(h).protocol.timezone for h in sorted(wanted)}
 
 
 def colleagues(svc: Services, actor: Actor) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from workflows.store import tables
 
@@ -37,18 +37,28 @@ def chain_hash(event: Mapping[str, Any], prev: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_HEAD = tables.audit_head
+# the write lock first (an UPDATE), reading the head in the same statement: a reader's stale
+# head can never fork the chain
+_LOCK_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(event_id=_HEAD.c.event_id).returning(_HEAD.c.hash)
+)
+_INSERT_EVENTS = insert(tables.events).returning(tables.events.c.id)  # the last id: any order
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(event_id=bindparam("event_id"), hash=bindparam("hash"))
+)
+
+
 def append_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Append events to the hash chain; the head row lock serialises concurrent writers."""
-    h = tables.audit_head
-    # take the write lock first (UPDATE), then read: a reader's stale head can never fork
-    conn.execute(update(h).where(h.c.id == 1).values(event_id=h.c.event_id))
-    prev = conn.execute(select(h.c.hash).where(h.c.id == 1)).scalar_one()
+    prev = conn.execute(_LOCK_HEAD).scalar_one()
     for row in rows:
         row["prev_hash"] = prev
         prev = row["hash"] = chain_hash(row, prev)
-    conn.execute(insert(tables.events), rows)
-    last = conn.execute(select(func.max(tables.events.c.id))).scalar_one()
-    conn.execute(update(h).where(h.c.id == 1).values(event_id=last, hash=prev))
+    last = max(conn.execute(_INSERT_EVENTS, rows).scalars())
+    conn.execute(_MOVE_HEAD, {"event_id": last, "hash": prev})
 
 
 def verify_chain(conn: Connection, batch: int = 5000) -> tuple[int, int | None, str]:

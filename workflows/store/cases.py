@@ -10,14 +10,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     CursorResult,
+    Integer,
+    String,
     bindparam,
+    cast,
     delete,
     exists,
     insert,
+    literal,
+    null,
     select,
     union,
+    union_all,
     update,
 )
 
@@ -40,15 +47,59 @@ from workflows.store import facts, tables
 from workflows.store.audit import append_events
 from workflows.store.vault import Vault
 
-# Statements built once (benchmarks/README.md: building them per save cost a fifth of a fire)
-_TASK_COLUMNS = [c.name for c in tables.tasks.columns if c.name not in ("id", "case_id")]
-_INSERT_TASK = insert(tables.tasks)
+# Statements built once: building a statement and its cache key per call cost a fifth of a
+# fire (benchmarks/README.md). A case loads in four selects: the case with its tracks, its
+# tasks, its deadlines, and its consents, approvals and links together.
+_C, _TR, _T, _D = tables.cases, tables.tracks, tables.tasks, tables.deadlines
+_CN, _AP, _LK = tables.consents, tables.approvals, tables.case_links
+_CASE_WITH_TRACKS = (
+    select(_C, _TR.c.track, _TR.c.state, _TR.c.opened_at.label("track_opened_at"),
+           _TR.c.entered_at)
+    .outerjoin(_TR, _TR.c.case_id == _C.c.id)
+    .where(_C.c.ref == bindparam("ref"))
+)  # fmt: skip
+_TASKS = select(_T).where(_T.c.case_id == bindparam("case_id")).order_by(_T.c.id)
+_DEADLINES = select(_D).where(_D.c.case_id == bindparam("case_id")).order_by(_D.c.id)
+_NO_TEXT, _NO_FLAG, _NO_ID = cast(null(), String), cast(null(), Boolean), cast(null(), Integer)
+_DECISIONS = union_all(  # typed NULLs: PostgreSQL types a UNION column from its branches
+    select(literal("consent").label("kind"), _CN.c.id, _CN.c.purpose.label("a"),
+           _CN.c.role.label("b"), _CN.c.legal_basis.label("c"), _CN.c.given.label("flag"),
+           _NO_ID.label("task_id"), _CN.c.at)
+    .where(_CN.c.case_id == bindparam("case_id")),
+    select(literal("approval"), _AP.c.id, _AP.c.name, _AP.c.role, _NO_TEXT, _NO_FLAG, _NO_ID,
+           _AP.c.at)
+    .where(_AP.c.case_id == bindparam("case_id")),
+    select(literal("link"), _LK.c.id, _LK.c.kind, _LK.c.linked_ref, _NO_TEXT, _NO_FLAG,
+           _LK.c.task_id, _LK.c.at)
+    .where(_LK.c.case_id == bindparam("case_id")),
+).order_by("kind", "id")  # fmt: skip
+_CLAIM = (
+    update(_C)
+    .where(_C.c.id == bindparam("_id"), _C.c.version == bindparam("_version"))
+    .values(version=_C.c.version + 1)
+)
+_VERSION = select(_C.c.version).where(_C.c.id == bindparam("_id"))
+_TASK_COLUMNS = [c.name for c in _T.columns if c.name not in ("id", "case_id")]
+_INSERT_TASKS = insert(_T).returning(_T.c.id, sort_by_parameter_order=True)
 _UPDATE_TASK = (
-    update(tables.tasks)
-    .where(tables.tasks.c.id == bindparam("_id"))
+    update(_T)
+    .where(_T.c.id == bindparam("_id"))
     .values({name: bindparam(name) for name in _TASK_COLUMNS})
 )
-_ROWS: dict[tuple[str, bool], Any] = {}
+_INSERT_TRACKS = insert(_TR)
+_UPDATE_TRACK = (
+    update(_TR)
+    .where(_TR.c.case_id == bindparam("_case_id"), _TR.c.track == bindparam("_track"))
+    .values(state=bindparam("state"), entered_at=bindparam("entered_at"))
+)
+_DEADLINE_COLUMNS = [c.name for c in _D.columns if c.name not in ("id", "case_id")]
+_INSERT_DEADLINES = insert(_D).returning(_D.c.id, sort_by_parameter_order=True)
+_UPDATE_DEADLINE = (
+    update(_D)
+    .where(_D.c.id == bindparam("_id"))
+    .values({name: bindparam(name) for name in _DEADLINE_COLUMNS})
+)
+_INSERT_OUTBOX = insert(tables.outbox)
 
 
 def sealed_person(vault: Vault, case_id: int, person: dict[str, str]) -> dict[str, Any]:
@@ -102,13 +153,13 @@ class SqlCaseRepository:
         return sealed_person(self._vault, case_id, person)
 
     def get(self, ref: str) -> Case:
-        c = tables.cases
-        row = self._conn.execute(select(c).where(c.c.ref == ref)).first()
-        if row is None:
+        rows = self._conn.execute(_CASE_WITH_TRACKS, {"ref": ref}).all()
+        if not rows:
             raise UnknownCase(
                 f"No case with reference {ref!r}; a reference reads like CO-2026-000123 "
                 "(the case list finds cases by the start of their reference)."
             )
+        row = rows[0]
         cid = CaseId(row.id)
         case = Case(
             ref=row.ref,
@@ -123,9 +174,11 @@ class SqlCaseRepository:
             closed_at=row.closed_at,
             lead_institution=row.lead_institution,
         )
-        for r in self._rows(tables.tracks, cid):
-            case.tracks[r.track] = TrackState(r.track, r.state, r.opened_at, r.entered_at)
-        for r in self._rows(tables.tasks, cid, tables.tasks.c.id):
+        for r in rows:
+            if r.track is not None:
+                case.tracks[r.track] = TrackState(r.track, r.state, r.track_opened_at, r.entered_at)
+        by_case = {"case_id": cid}
+        for r in self._conn.execute(_TASKS, by_case):
             case.tasks.append(
                 Task(
                     track=r.track,
@@ -152,7 +205,7 @@ class SqlCaseRepository:
                     ladder_step=r.ladder_step,
                 )
             )
-        for r in self._rows(tables.deadlines, cid, tables.deadlines.c.id):
+        for r in self._conn.execute(_DEADLINES, by_case):
             case.deadlines.append(
                 Deadline(
                     track=r.track,
@@ -165,12 +218,13 @@ class SqlCaseRepository:
                     extensions=r.extensions,
                 )
             )
-        for r in self._rows(tables.consents, cid, tables.consents.c.id):
-            case.consents.append(ConsentRecord(r.purpose, r.role, r.given, r.at, r.legal_basis))
-        for r in self._rows(tables.approvals, cid, tables.approvals.c.id):
-            case.approvals.append(Approval(r.name, r.role, r.at))
-        for r in self._rows(tables.case_links, cid, tables.case_links.c.id):
-            case.links.append(CaseLink(r.kind, r.linked_ref, r.task_id, r.at))
+        for r in self._conn.execute(_DECISIONS, by_case):
+            if r.kind == "consent":
+                case.consents.append(ConsentRecord(r.a, r.b, bool(r.flag), r.at, r.c))
+            elif r.kind == "approval":
+                case.approvals.append(Approval(r.a, r.b, r.at))
+            else:
+                case.links.append(CaseLink(r.a, r.b, r.task_id, r.at))
         return case
 
     def events(self, case: Case) -> list[Event]:
@@ -241,16 +295,6 @@ class SqlCaseRepository:
         ).first()
         return TaskNotice(row.due_at, row.reason, row.handoff) if row is not None else None
 
-    def _rows(self, table: Any, case_id: int, order: Any = None) -> list[Any]:
-        key = (table.name, order is not None)
-        query = _ROWS.get(key)
-        if query is None:  # built once per table: a case load runs six of these
-            query = select(table).where(table.c.case_id == bindparam("_case_id"))
-            if order is not None:
-                query = query.order_by(order)
-            query = _ROWS.setdefault(key, query)
-        return list(self._conn.execute(query, {"_case_id": case_id}))
-
     def lock(self, ref: str) -> bool:
         """Take the case's row lock for this transaction unless another worker holds it.
 
@@ -262,15 +306,10 @@ class SqlCaseRepository:
         return self._conn.execute(query).first() is not None
 
     def claim(self, case: Case) -> None:
-        c = tables.cases
         # compare-and-set: a concurrent writer of the same case loses loudly
-        changed = self._conn.execute(
-            update(c)
-            .where(c.c.id == case.id, c.c.version == case.version)
-            .values(version=c.c.version + 1)
-        ).rowcount
+        changed = self._conn.execute(_CLAIM, {"_id": case.id, "_version": case.version}).rowcount
         if changed != 1:
-            current = self._conn.execute(select(c.c.version).where(c.c.id == case.id)).scalar()
+            current = self._conn.execute(_VERSION, {"_id": case.id}).scalar()
             raise ConcurrentChange(case.ref, case.version, current)
         case.version += 1
 
@@ -287,59 +326,33 @@ class SqlCaseRepository:
         if case.closed_at is not None:
             values["closed_at"] = case.closed_at
         if values:
-            conn.execute(update(tables.cases).where(tables.cases.c.id == cid).values(**values))
-        for tr in case.tracks.values():
-            row = dict(state=tr.state, opened_at=tr.opened_at, entered_at=tr.entered_at)
-            if tr.is_new:
-                conn.execute(insert(tables.tracks).values(case_id=cid, track=tr.name, **row))
-            elif tr.dirty:
-                t = tables.tracks
-                conn.execute(
-                    update(t).where(t.c.case_id == cid, t.c.track == tr.name).values(**row)
-                )
-            tr.is_new = tr.dirty = False
-        completed = [t for t in case.tasks if self._save_task(cid, t) and t.status == "completed"]
-        for d in case.deadlines:
-            self._save_deadline(cid, d)
-        for rec in case.new_consents:
-            conn.execute(
-                insert(tables.consents).values(
-                    case_id=cid,
-                    purpose=rec.purpose,
-                    role=rec.role,
-                    given=rec.given,
-                    legal_basis=rec.legal_basis,
-                    at=rec.at,
-                )
-            )
-        for link in case.new_links:
-            conn.execute(
-                insert(tables.case_links).values(
-                    case_id=cid,
-                    kind=link.kind,
-                    linked_ref=link.ref,
-                    task_id=link.task_id,
-                    at=link.at,
-                )
-            )
-        for ap in case.new_approvals:
-            conn.execute(
-                insert(tables.approvals).values(case_id=cid, name=ap.name, role=ap.role, at=ap.at)
-            )
+            conn.execute(update(_C).where(_C.c.id == cid).values(**values))
+        self._save_tracks(cid, case)
+        completed = self._save_tasks(cid, case.tasks)
+        self._save_deadlines(cid, case.deadlines)
+        for table, rows in (
+            (_CN, [dict(case_id=cid, purpose=r.purpose, role=r.role, given=r.given,
+                        legal_basis=r.legal_basis, at=r.at) for r in case.new_consents]),
+            (_LK, [dict(case_id=cid, kind=x.kind, linked_ref=x.ref, task_id=x.task_id, at=x.at)
+                   for x in case.new_links]),
+            (_AP, [dict(case_id=cid, name=a.name, role=a.role, at=a.at)
+                   for a in case.new_approvals]),
+        ):  # fmt: skip
+            if rows:
+                conn.execute(insert(table), rows)
         facts.record(conn, case, completed)  # before the new events are cleared
         if case.new_events:
             append_events(
                 conn,
                 [
-                    dict(
-                        case_id=cid, at=e.at, actor=e.actor, kind=e.kind, track=e.track, data=e.data
-                    )
+                    dict(case_id=cid, at=e.at, actor=e.actor, kind=str(e.kind), track=e.track,
+                         data=e.data)
                     for e in case.new_events
                 ],
-            )
+            )  # fmt: skip
         if case.new_notifications:
             conn.execute(
-                insert(tables.outbox),
+                _INSERT_OUTBOX,
                 [
                     dict(
                         case_id=cid,
@@ -363,11 +376,45 @@ class SqlCaseRepository:
         case.new_notifications.clear()
         case.attributes_dirty = case.lead_dirty = False
 
-    def _save_task(self, cid: int, task: Task) -> bool:
-        """Write the task if it is new or changed; say whether it was written."""
-        if task.id is not None and not task.dirty:
-            return False  # unchanged: nothing to write (and no note to re-seal)
-        row = dict(
+    def _save_tracks(self, cid: int, case: Case) -> None:
+        new = [t for t in case.tracks.values() if t.is_new]
+        changed = [t for t in case.tracks.values() if t.dirty and not t.is_new]
+        if new:
+            self._conn.execute(
+                _INSERT_TRACKS,
+                [dict(case_id=cid, track=t.name, state=t.state, opened_at=t.opened_at,
+                      entered_at=t.entered_at) for t in new],
+            )  # fmt: skip
+        if changed:
+            self._conn.execute(
+                _UPDATE_TRACK,
+                [dict(_case_id=cid, _track=t.name, state=t.state, entered_at=t.entered_at)
+                 for t in changed],
+            )  # fmt: skip
+        for t in case.tracks.values():
+            t.is_new = t.dirty = False
+
+    def _save_tasks(self, cid: int, tasks: list[Task]) -> list[Task]:
+        """Write the new and changed tasks (unchanged ones are not written, and their notes
+        not sealed again); return those written as completed."""
+        new = [t for t in tasks if t.id is None]
+        changed = [t for t in tasks if t.id is not None and t.dirty]
+        if new:
+            ids = self._conn.execute(
+                _INSERT_TASKS, [{"case_id": cid, **self._task_row(cid, t)} for t in new]
+            ).scalars()
+            for task, task_id in zip(new, ids, strict=True):
+                task.id = TaskId(task_id)
+        if changed:
+            self._conn.execute(
+                _UPDATE_TASK, [{"_id": t.id, **self._task_row(cid, t)} for t in changed]
+            )
+        for task in (*new, *changed):
+            task.dirty = False
+        return [t for t in (*changed, *new) if t.status == "completed"]
+
+    def _task_row(self, cid: int, task: Task) -> dict[str, Any]:
+        return dict(
             track=task.track,
             state=task.state,
             task_key=task.key,
@@ -390,13 +437,6 @@ class SqlCaseRepository:
             handoff=task.handoff,
             ladder_step=task.ladder_step,
         )
-        if task.id is None:
-            result = self._conn.execute(_INSERT_TASK, {"case_id": cid, **row})
-            task.id = TaskId(_pk(result))
-        else:
-            self._conn.execute(_UPDATE_TASK, {"_id": task.id, **row})
-        task.dirty = False
-        return True
 
     def _seal_note(self, case_id: int, note: str | None) -> str | None:
         if not note:
@@ -407,24 +447,23 @@ class SqlCaseRepository:
     def _open_note(self, case_id: int, sealed: str | None) -> str | None:
         return self._vault.open(sealed, f"tasks.note:{case_id}") if sealed else sealed
 
-    def _save_deadline(self, cid: int, d: Deadline) -> None:
-        row = dict(
-            track=d.track,
-            state=d.state,
-            due_at=d.due_at,
-            started_at=d.started_at,
-            status=d.status,
-            next_action_at=d.next_action_at,
-            extensions=d.extensions,
-        )
-        if d.id is None:
-            result = self._conn.execute(insert(tables.deadlines).values(case_id=cid, **row))
-            d.id = _pk(result)
-        elif d.dirty:
-            self._conn.execute(
-                update(tables.deadlines).where(tables.deadlines.c.id == d.id).values(**row)
-            )
-        d.dirty = False
+    def _save_deadlines(self, cid: int, deadlines: list[Deadline]) -> None:
+        new = [d for d in deadlines if d.id is None]
+        changed = [d for d in deadlines if d.id is not None and d.dirty]
+
+        def row(d: Deadline) -> dict[str, Any]:
+            return {name: getattr(d, name) for name in _DEADLINE_COLUMNS}
+
+        if new:
+            ids = self._conn.execute(
+                _INSERT_DEADLINES, [{"case_id": cid, **row(d)} for d in new]
+            ).scalars()
+            for deadline, deadline_id in zip(new, ids, strict=True):
+                deadline.id = deadline_id
+        if changed:
+            self._conn.execute(_UPDATE_DEADLINE, [{"_id": d.id, **row(d)} for d in changed])
+        for d in (*new, *changed):
+            d.dirty = False
 
     def queued_notifications(self, case: Case) -> list[dict[str, Any]]:
         o = tables.outbox
