@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
+from institutions.domain import Institution
 from protocols.loader import from_text
 from protocols.registry import Registry
 from tests.conftest import FIXTURES, FOCAL_CO, START
@@ -129,3 +131,40 @@ def test_a_state_deadline_expiry_fires_its_trigger(svc, test_protocol, clock):
     case = cases.load_case(svc, ref, FOCAL_CO)
     assert case.tracks["care"].state == "review"
     assert {d.state: d.status for d in case.deadlines}["immediate"] == "expired"
+
+
+def test_a_case_the_engine_fails_on_is_left_as_it_was_and_the_others_are_swept(laddered, clock):
+    svc, loaded = laddered
+    ipiales = cases.open_case(svc, loaded, {**ADULT, "jurisdiction": "CO-NAR-52356"}, FOCAL_CO)
+    narino = cases.open_case(svc, loaded, ADULT, FOCAL_CO)  # CO-NAR
+    with svc.uow() as uow:  # the national coordination closes; Ipiales gets its own
+        national = uow.directory.institution("test-coordination")
+        assert national is not None
+        own = Institution("test-coordination-ipiales", "CO", "CO-NAR-52356", "Ipiales",
+                          ("coordinator",))  # fmt: skip
+        uow.directory.upsert([replace(national, active=False), own])
+        uow.commit()
+    sweep_at(svc, clock, at("03T09:00"))  # reminders and overdue: no coordinator needed
+    before = cases.load_case(svc, narino, FOCAL_CO)
+    report = sweep_at(svc, clock, at("04T09:00"))  # the first escalation: to the coordinator
+    assert report.failed == [narino]  # no coordinator anywhere on CO-NAR's chain
+    assert report.cases == 1
+    assert outbox(svc, ipiales)[-1][1:] == (
+        "task_escalated",
+        "coordinator",
+        "test-coordination-ipiales",
+        1,
+    )
+    after = cases.load_case(svc, narino, FOCAL_CO)
+    assert after.version == before.version  # untouched, and still due
+    assert after.task("characterise").next_action_at == at("04T09:00")
+
+
+def test_cases_are_swept_several_to_a_transaction(laddered, clock):
+    svc, loaded = laddered
+    refs = [cases.open_case(svc, loaded, ADULT, FOCAL_CO) for _ in range(5)]
+    clock.advance(at("03T09:00") - clock.now())
+    report = sweep(svc, batch=3, per_commit=2)
+    assert (report.cases, report.handled, report.skipped, report.failed) == (5, 15, [], [])
+    for ref in refs:
+        assert [m[1] for m in outbox(svc, ref)].count("task_overdue") == 2

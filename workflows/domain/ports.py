@@ -170,8 +170,9 @@ class CaseRepository(Protocol):
         """The whole case; raise UnknownCase naming the reference."""
         ...
 
-    def lock(self, ref: str) -> bool:
-        """Lock the case for this transaction; False when another worker holds it."""
+    def take(self, refs: list[str]) -> list[Case]:
+        """The cases of `refs` that no other transaction holds, held for this one (a row lock:
+        FOR UPDATE SKIP LOCKED on PostgreSQL), in the order given."""
         ...
 
     def claim(self, case: Case) -> None:

@@ -2,7 +2,7 @@
 
 `hash = sha256(canonical JSON of {case_id, at, actor, kind, track, data, prev})`, with
 `sort_keys` and no spaces, from the genesis hash "0" * 64. Appends are serialised by locking
-the one-row `audit_head` before reading it (workflows/store/cases.py), so concurrent writers
+the one-row `audit_head` before reading it (`ChainWriter`), so concurrent writers
 never fork the chain; database triggers refuse UPDATE and DELETE on `events`.
 """
 
@@ -51,14 +51,40 @@ _MOVE_HEAD = (
 )
 
 
-def append_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Append events to the hash chain; the head row lock serialises concurrent writers."""
-    prev = conn.execute(_LOCK_HEAD).scalar_one()
-    for row in rows:
-        row["prev_hash"] = prev
-        prev = row["hash"] = chain_hash(row, prev)
-    last = max(conn.execute(_INSERT_EVENTS, rows).scalars())
-    conn.execute(_MOVE_HEAD, {"event_id": last, "hash": prev})
+class ChainWriter:
+    """Appends events to the hash chain within one transaction.
+
+    The first append locks the one-row chain head and reads it in the same statement (so
+    concurrent writers queue behind it and never fork the chain); the head then lives in
+    memory, and `flush` writes it back once, just before the commit. A sweep that changes
+    fifty cases in one transaction so touches the head twice, not a hundred times.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._head: tuple[int, str] | None = None  # (last event id, its hash) not yet written
+        self._prev: str | None = None
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        prev = self._prev
+        if prev is None:
+            prev = self._conn.execute(_LOCK_HEAD).scalar_one()
+        for row in rows:
+            row["prev_hash"] = prev
+            prev = row["hash"] = chain_hash(row, prev)
+        last = max(self._conn.execute(_INSERT_EVENTS, rows).scalars())
+        self._prev, self._head = prev, (last, prev)
+
+    def flush(self) -> None:
+        """Write the head (before the commit); the next transaction locks it again."""
+        if self._head is not None:
+            event_id, hash_ = self._head
+            self._conn.execute(_MOVE_HEAD, {"event_id": event_id, "hash": hash_})
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop what this transaction appended (it was rolled back)."""
+        self._head = self._prev = None
 
 
 def verify_chain(conn: Connection, batch: int = 5000) -> tuple[int, int | None, str]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     Connection,
     CursorResult,
@@ -44,34 +45,38 @@ from workflows.domain.errors import ConcurrentChange, UnknownCase
 from workflows.domain.events import EventKind
 from workflows.domain.ports import Retained, TaskNotice
 from workflows.store import facts, tables
-from workflows.store.audit import append_events
+from workflows.store.audit import ChainWriter
 from workflows.store.vault import Vault
 
 # Statements built once: building a statement and its cache key per call cost a fifth of a
-# fire (benchmarks/README.md). A case loads in four selects: the case with its tracks, its
-# tasks, its deadlines, and its consents, approvals and links together.
+# fire (benchmarks/README.md). Cases load in four selects, one case or fifty alike: the cases
+# with their tracks, their tasks, their deadlines, and their consents, approvals and links.
 _C, _TR, _T, _D = tables.cases, tables.tracks, tables.tasks, tables.deadlines
 _CN, _AP, _LK = tables.consents, tables.approvals, tables.case_links
-_CASE_WITH_TRACKS = (
+_CASES_WITH_TRACKS = (
     select(_C, _TR.c.track, _TR.c.state, _TR.c.opened_at.label("track_opened_at"),
            _TR.c.entered_at)
     .outerjoin(_TR, _TR.c.case_id == _C.c.id)
-    .where(_C.c.ref == bindparam("ref"))
+    .where(_C.c.ref.in_(bindparam("refs", expanding=True)))
 )  # fmt: skip
-_TASKS = select(_T).where(_T.c.case_id == bindparam("case_id")).order_by(_T.c.id)
-_DEADLINES = select(_D).where(_D.c.case_id == bindparam("case_id")).order_by(_D.c.id)
+# PostgreSQL: lock the case rows and skip those another transaction holds (SQLite, with one
+# writer at a time, ignores it and the version check still holds)
+_TAKE = _CASES_WITH_TRACKS.with_for_update(of=_C, skip_locked=True)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_TASKS = select(_T).where(_T.c.case_id.in_(_IDS)).order_by(_T.c.id)
+_DEADLINES = select(_D).where(_D.c.case_id.in_(_IDS)).order_by(_D.c.id)
 _NO_TEXT, _NO_FLAG, _NO_ID = cast(null(), String), cast(null(), Boolean), cast(null(), Integer)
 _DECISIONS = union_all(  # typed NULLs: PostgreSQL types a UNION column from its branches
-    select(literal("consent").label("kind"), _CN.c.id, _CN.c.purpose.label("a"),
+    select(literal("consent").label("kind"), _CN.c.case_id, _CN.c.id, _CN.c.purpose.label("a"),
            _CN.c.role.label("b"), _CN.c.legal_basis.label("c"), _CN.c.given.label("flag"),
            _NO_ID.label("task_id"), _CN.c.at)
-    .where(_CN.c.case_id == bindparam("case_id")),
-    select(literal("approval"), _AP.c.id, _AP.c.name, _AP.c.role, _NO_TEXT, _NO_FLAG, _NO_ID,
-           _AP.c.at)
-    .where(_AP.c.case_id == bindparam("case_id")),
-    select(literal("link"), _LK.c.id, _LK.c.kind, _LK.c.linked_ref, _NO_TEXT, _NO_FLAG,
-           _LK.c.task_id, _LK.c.at)
-    .where(_LK.c.case_id == bindparam("case_id")),
+    .where(_CN.c.case_id.in_(_IDS)),
+    select(literal("approval"), _AP.c.case_id, _AP.c.id, _AP.c.name, _AP.c.role, _NO_TEXT,
+           _NO_FLAG, _NO_ID, _AP.c.at)
+    .where(_AP.c.case_id.in_(_IDS)),
+    select(literal("link"), _LK.c.case_id, _LK.c.id, _LK.c.kind, _LK.c.linked_ref, _NO_TEXT,
+           _NO_FLAG, _LK.c.task_id, _LK.c.at)
+    .where(_LK.c.case_id.in_(_IDS)),
 ).order_by("kind", "id")  # fmt: skip
 _CLAIM = (
     update(_C)
@@ -113,9 +118,10 @@ def sealed_person(vault: Vault, case_id: int, person: dict[str, str]) -> dict[st
 
 
 class SqlCaseRepository:
-    def __init__(self, conn: Connection, vault: Vault) -> None:
+    def __init__(self, conn: Connection, vault: Vault, chain: ChainWriter | None = None) -> None:
         self._conn = conn
         self._vault = vault
+        self._chain = chain or ChainWriter(conn)
 
     def next_ref(self, country: str, year: int) -> str:
         t = tables.case_counters
@@ -153,33 +159,43 @@ class SqlCaseRepository:
         return sealed_person(self._vault, case_id, person)
 
     def get(self, ref: str) -> Case:
-        rows = self._conn.execute(_CASE_WITH_TRACKS, {"ref": ref}).all()
-        if not rows:
+        found = self._load(_CASES_WITH_TRACKS, [ref])
+        if not found:
             raise UnknownCase(
                 f"No case with reference {ref!r}; a reference reads like CO-2026-000123 "
                 "(the case list finds cases by the start of their reference)."
             )
-        row = rows[0]
-        cid = CaseId(row.id)
-        case = Case(
-            ref=row.ref,
-            protocol_id=row.protocol_id,
-            protocol_version=row.protocol_version,
-            protocol_hash=row.protocol_hash,
-            country=row.country,
-            attributes=dict(row.attributes),
-            opened_at=row.opened_at,
-            version=row.version,
-            id=cid,
-            closed_at=row.closed_at,
-            lead_institution=row.lead_institution,
-        )
-        for r in rows:
+        return found[0]
+
+    def take(self, refs: list[str]) -> list[Case]:
+        return self._load(_TAKE, refs)
+
+    def _load(self, first: Any, refs: list[str]) -> list[Case]:
+        """The cases of `refs` that `first` (plain, or locking) finds, in the order given."""
+        loaded: dict[int, Case] = {}
+        for r in self._conn.execute(first, {"refs": refs}):
+            case = loaded.get(r.id)
+            if case is None:
+                case = loaded[r.id] = Case(
+                    ref=r.ref,
+                    protocol_id=r.protocol_id,
+                    protocol_version=r.protocol_version,
+                    protocol_hash=r.protocol_hash,
+                    country=r.country,
+                    attributes=dict(r.attributes),
+                    opened_at=r.opened_at,
+                    version=r.version,
+                    id=CaseId(r.id),
+                    closed_at=r.closed_at,
+                    lead_institution=r.lead_institution,
+                )
             if r.track is not None:
                 case.tracks[r.track] = TrackState(r.track, r.state, r.track_opened_at, r.entered_at)
-        by_case = {"case_id": cid}
-        for r in self._conn.execute(_TASKS, by_case):
-            case.tasks.append(
+        if not loaded:
+            return []
+        ids = {"ids": list(loaded)}
+        for r in self._conn.execute(_TASKS, ids):
+            loaded[r.case_id].tasks.append(
                 Task(
                     track=r.track,
                     state=r.state,
@@ -199,14 +215,14 @@ class SqlCaseRepository:
                     outcome=dict(r.outcome),
                     owner=r.owner,
                     reason=r.reason,
-                    note=self._open_note(cid, r.note),
+                    note=self._open_note(r.case_id, r.note),
                     routing=r.routing,
                     handoff=dict(r.handoff) if r.handoff is not None else None,
                     ladder_step=r.ladder_step,
                 )
             )
-        for r in self._conn.execute(_DEADLINES, by_case):
-            case.deadlines.append(
+        for r in self._conn.execute(_DEADLINES, ids):
+            loaded[r.case_id].deadlines.append(
                 Deadline(
                     track=r.track,
                     state=r.state,
@@ -218,14 +234,16 @@ class SqlCaseRepository:
                     extensions=r.extensions,
                 )
             )
-        for r in self._conn.execute(_DECISIONS, by_case):
+        for r in self._conn.execute(_DECISIONS, ids):
+            case = loaded[r.case_id]
             if r.kind == "consent":
                 case.consents.append(ConsentRecord(r.a, r.b, bool(r.flag), r.at, r.c))
             elif r.kind == "approval":
                 case.approvals.append(Approval(r.a, r.b, r.at))
             else:
                 case.links.append(CaseLink(r.a, r.b, r.task_id, r.at))
-        return case
+        by_ref = {case.ref: case for case in loaded.values()}
+        return [by_ref[ref] for ref in refs if ref in by_ref]
 
     def events(self, case: Case) -> list[Event]:
         e = tables.events
@@ -295,16 +313,6 @@ class SqlCaseRepository:
         ).first()
         return TaskNotice(row.due_at, row.reason, row.handoff) if row is not None else None
 
-    def lock(self, ref: str) -> bool:
-        """Take the case's row lock for this transaction unless another worker holds it.
-
-        PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two sweepers never work on the same case at
-        once. SQLite has one writer at a time and ignores it (the version check still holds).
-        """
-        c = tables.cases
-        query = select(c.c.id).where(c.c.ref == ref).with_for_update(skip_locked=True)
-        return self._conn.execute(query).first() is not None
-
     def claim(self, case: Case) -> None:
         # compare-and-set: a concurrent writer of the same case loses loudly
         changed = self._conn.execute(_CLAIM, {"_id": case.id, "_version": case.version}).rowcount
@@ -342,8 +350,7 @@ class SqlCaseRepository:
                 conn.execute(insert(table), rows)
         facts.record(conn, case, completed)  # before the new events are cleared
         if case.new_events:
-            append_events(
-                conn,
+            self._chain.append(
                 [
                     dict(case_id=cid, at=e.at, actor=e.actor, kind=str(e.kind), track=e.track,
                          data=e.data)

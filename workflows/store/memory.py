@@ -208,7 +208,10 @@ class InMemoryCaseRepository:
             )
         return _fresh(found)
 
-    def lock(self, ref: str) -> bool:
+    def take(self, refs: list[str]) -> list[Case]:
+        return [self.get(ref) for ref in refs if self._w.case(ref) and self._hold(ref)]
+
+    def _hold(self, ref: str) -> bool:
         holder = self._w.data.held.get(ref)
         if holder is not None and holder != self._w.token:
             return False
@@ -218,7 +221,7 @@ class InMemoryCaseRepository:
     def claim(self, case: Case) -> None:
         stored = self._w.case(case.ref)
         current = stored.version if stored is not None else None
-        if current != case.version or not self.lock(case.ref):
+        if current != case.version or not self._hold(case.ref):
             raise ConcurrentChange(case.ref, case.version, current)
         case.version += 1
         self._w.cases[case.ref] = _fresh(case)

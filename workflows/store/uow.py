@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from institutions.store import SqlDirectory
+from workflows.store.audit import ChainWriter
 from workflows.store.cases import SqlCaseRepository
 from workflows.store.inbox import SqlInbox
 from workflows.store.outbox import SqlOutbox
@@ -47,7 +48,8 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         self._conn = self._engine.connect()
-        self.cases = SqlCaseRepository(self._conn, self.vault)
+        self._chain = ChainWriter(self._conn)
+        self.cases = SqlCaseRepository(self._conn, self.vault, self._chain)
         self.protocols = SqlProtocolStore(self._conn)
         self.directory = SqlDirectory(self._conn)
         self.inbox = SqlInbox(self._conn)
@@ -67,7 +69,9 @@ class SqlUnitOfWork:
             conn.close()
 
     def commit(self) -> None:
+        self._chain.flush()  # the event chain's head, kept in memory during the transaction
         self.connection.commit()
 
     def rollback(self) -> None:
+        self._chain.forget()
         self.connection.rollback()
