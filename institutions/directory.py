@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import replace
+from datetime import datetime
 from typing import Protocol
 
 from institutions.domain import Institution, Route, User, jurisdiction_chain
@@ -103,6 +104,8 @@ class InMemoryDirectory:
     def __init__(self, institutions: Iterable[Institution], users: Iterable[User] = ()) -> None:
         self._institutions = {i.id: i for i in institutions}
         self._users = {u.username: u for u in users}
+        # username -> (password hash, failed sign-ins in a row, locked until)
+        self._credentials: dict[str, tuple[str | None, int, datetime | None]] = {}
 
     def candidates(self, country: str, role: str, jurisdiction: str) -> list[Institution]:
         mine = (i for i in self._institutions.values() if i.country == country)
@@ -141,3 +144,23 @@ class InMemoryDirectory:
         if user.institution not in self._institutions:
             raise UnknownInstitution.of_user(user.institution)
         self._users[user.username] = user
+        before = self._credentials.get(user.username, (None, 0, None))
+        if password_hash is not None:
+            before = (password_hash, *before[1:])
+        self._credentials[user.username] = before
+
+    # --- accounts (institutions/accounts.py) ------------------------------------------
+
+    def user_by_email(self, email: str) -> User | None:
+        wanted = email.lower()
+        return next((u for u in self.users() if (u.email or "").lower() == wanted), None)
+
+    def credentials(self, username: str) -> tuple[str | None, int, datetime | None] | None:
+        return self._credentials.get(username) if username in self._users else None
+
+    def record_sign_in(self, username: str, failures: int, locked_until: datetime | None) -> None:
+        password_hash = self._credentials.get(username, (None, 0, None))[0]
+        self._credentials[username] = (password_hash, failures, locked_until)
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        self._credentials[username] = (password_hash, 0, None)

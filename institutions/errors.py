@@ -2,7 +2,6 @@
 
 DirectoryError
  ├── UnknownInstitution   (also LookupError) no institution with that id
- ├── UnknownUser          (also LookupError) no user with that name
  ├── NoCoordinator        the country has no active institution for the coordinator role
  └── InvalidRecord        (also ValueError) an institution or user record is malformed
 """
@@ -21,10 +20,6 @@ class UnknownInstitution(DirectoryError, LookupError):
             f"No institution {institution_id!r}; users belong to an institution of the "
             "directory (`ruta institutions list`)."
         )
-
-
-class UnknownUser(DirectoryError, LookupError):
-    pass
 
 
 class NoCoordinator(DirectoryError):

@@ -57,7 +57,10 @@ class KeyFile:
                 parse_key(line, f"{self.path}:{n}") for n, line in _lines(self.path.read_text())
             ]
             if not self._keys:
-                raise VaultError(f"{self.path} holds no key.")
+                raise VaultError(
+                    f"{self.path} holds no key; restore it from your backup, or, if no personal "
+                    "data was ever sealed, run `ruta keys new` and write the key into it."
+                )
             self._seen = (info.st_mtime_ns, info.st_size)
         return self._keys
 

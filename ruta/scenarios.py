@@ -272,7 +272,8 @@ class _Runner:
             linked = self.linked_ref()
             case = cases.load_case(svc, self.case_ref, SYSTEM)
             task = case.task(case.links[-1].task_id or -1)
-            assert task is not None
+            if task is None:
+                raise ScenarioError(f"case {self.case_ref} has no handoff task to confirm")
             officer = Actor("scenario:receiving", "officer", task.institution, frozenset())
             crossborder.confirm_arrival(svc, officer, linked, dict(a.get("outcome") or {}))
 

@@ -7,16 +7,14 @@ spares people pages they could not use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
-from institutions.accounts import SignInRefused, authenticate
-from institutions.domain import User
+from institutions.accounts import SignInRefused
 from ruta import logs
 from ui import deps, i18n
 from ui.deps import _
-from workflows.domain.ports import UnitOfWork
+from workflows.services import accounts
 
 logs.install()  # personal values never reach a log line (ruta/logs.py)
 
@@ -31,17 +29,6 @@ MENU = {  # role -> pages, the first is where they land
 st.set_page_config(page_title="Ruta", layout="wide")
 
 
-def accounts(uow: UnitOfWork) -> Any:
-    """The unit of work's directory with the account methods the Directory port leaves out
-    (credentials, sign-in failures, password rehash, `user_by_email`).
-
-    They are SqlDirectory's (institutions/store.py), the class `authenticate` is typed with:
-    the console runs on the SQL unit of work, whose directory is a SqlDirectory. The console
-    may not import institutions.store (import-linter), so it hands the directory on untyped,
-    here only; what comes back (a User) is typed again at each call."""
-    return uow.directory
-
-
 def sign_in() -> None:
     st.title("Ruta")
     st.caption(_("Referral protocols for survivors of trafficking"))
@@ -51,14 +38,9 @@ def sign_in() -> None:
         submitted = st.form_submit_button(_("Sign in"))
     if submitted:
         svc = deps.services()
-        refused: SignInRefused | None = None
-        with svc.uow() as uow:
-            try:
-                user = authenticate(accounts(uow), username.strip(), password, svc.clock.now())
-            except SignInRefused as exc:
-                refused = exc
-            uow.commit()  # a failure is counted (lockout) even though sign-in is refused
-        if refused is not None:
+        try:
+            user = accounts.sign_in(svc, username, password)
+        except SignInRefused as refused:
             st.error(
                 {
                     "wrong": _("Wrong user name or password."),
@@ -89,8 +71,7 @@ def single_sign_on() -> None:
         return
     email = str(getattr(st.user, "email", "") or "")
     svc = deps.services()
-    with svc.uow() as uow:
-        found: User | None = accounts(uow).user_by_email(email) if email else None
+    found = accounts.by_email(svc, email)
     if found is None or not found.active:
         st.error(_("Your account is not registered in Ruta; ask your administrator."))
         st.stop()
@@ -116,7 +97,8 @@ def institution_name(institution_id: str) -> str:
 
 def sidebar() -> None:
     user = deps.user()
-    assert user is not None
+    if user is None:  # the menu is drawn for signed-in users only
+        return
     with st.sidebar:
         st.markdown(f"**{user.username}**")
         st.caption(f"{role_names()[user.role]} · {institution_name(user.institution)}")

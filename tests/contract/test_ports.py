@@ -408,3 +408,36 @@ def test_officers_of_an_institution_see_its_own_tasks_only(ports, test_protocol)
     view = tasks.view_task(ports, officer("test-shelter-narino"), ref, "lodge")
     assert view.institution == "test-shelter-narino"
     assert view.person == {}
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def test_sign_in_counts_failures_locks_the_account_and_finds_users_by_address(ports, clock):
+    from institutions.accounts import LOCKOUT, MAX_FAILURES, SignInRefused, hash_password
+    from workflows.services import accounts
+
+    secret = "correct horse battery staple"
+    with ports.uow() as uow:
+        user = User("ana", "test-lead", "focal_point", frozenset({"CO"}), email="Ana@Test.org")
+        uow.directory.save_user(user, password_hash=hash_password(secret))
+        uow.commit()
+    assert accounts.sign_in(ports, " ana ", secret) == user
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(SignInRefused) as refused:
+            accounts.sign_in(ports, "ana", "wrong password!")
+        assert refused.value.code == "wrong"
+    with pytest.raises(SignInRefused) as refused:
+        accounts.sign_in(ports, "ana", "wrong password!")
+    assert refused.value.code == "locked"
+    with pytest.raises(SignInRefused) as refused:  # even the right password, while locked
+        accounts.sign_in(ports, "ana", secret)
+    assert refused.value.code == "locked"
+    clock.advance(LOCKOUT)
+    assert accounts.sign_in(ports, "ana", secret) == user
+    with pytest.raises(SignInRefused) as refused:  # an unknown name reads like a wrong one
+        accounts.sign_in(ports, "nobody", secret)
+    assert refused.value.code == "wrong"
+    assert accounts.by_email(ports, "ana@test.org") == user
+    assert accounts.by_email(ports, "  ") is None
+    assert accounts.by_email(ports, "other@test.org") is None

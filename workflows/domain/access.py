@@ -35,7 +35,10 @@ class Actor:
     @classmethod
     def of(cls, user: User) -> Actor:
         if not user.active:
-            raise NotAuthorised(f"User {user.username} is deactivated.")
+            raise NotAuthorised(
+                f"User {user.username} is deactivated; an administrator can reactivate the "
+                "account."
+            )
         return cls(user.username, user.role, user.institution, user.countries)
 
     @classmethod

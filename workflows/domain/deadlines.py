@@ -41,7 +41,10 @@ def _shift(
     start: datetime, duration: Duration, timezone: str, calendar: str, sign: int
 ) -> datetime:
     if start.tzinfo is None:
-        raise ValueError("deadline arithmetic needs an aware datetime")
+        raise ValueError(
+            "Deadline arithmetic needs an aware datetime (with a UTC offset); take the time "
+            "from the injected Clock, which gives aware UTC."
+        )
     if duration.unit == "hours":
         return (start + sign * timedelta(hours=duration.amount)).astimezone(UTC)
     zone = ZoneInfo(timezone)
@@ -58,6 +61,9 @@ def _shift(
             if is_business_day(day, calendar):
                 remaining -= 1
     else:  # the schema only admits the units above
-        raise ValueError(f"unknown duration unit {duration.unit!r}")
+        raise ValueError(
+            f"Unknown duration unit {duration.unit!r}; use hours, calendar_days, business_days "
+            "or months."
+        )
     wall = datetime.combine(day, local.time().replace(tzinfo=None))
     return wall.replace(tzinfo=zone).astimezone(UTC)

@@ -12,6 +12,8 @@ ReferralEngineError
  ├── ExtensionRefused       no extension rule, the wrong approver or none left
  ├── NotAuthorised          the actor's role may not do this
  └── InvalidInput           (also ValueError) a value the protocol does not allow
+
+NotInTransaction (RuntimeError): a unit of work used outside its `with` block (a bug).
 """
 
 from __future__ import annotations
@@ -84,3 +86,13 @@ class NotAuthorised(ReferralEngineError, PermissionError):
 
 class InvalidInput(ReferralEngineError, ValueError):
     """A value the protocol does not allow (an outcome, an attribute, a purpose)."""
+
+
+class NotInTransaction(RuntimeError):
+    """A unit of work was used outside its `with` block."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Use the unit of work inside `with svc.uow() as uow:`; outside it there is no "
+            "transaction to read or write in."
+        )

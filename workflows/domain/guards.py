@@ -158,7 +158,10 @@ def _unmet_one(g: Guard, ctx: GuardContext) -> str | None:
         if any(r is None for r in reasons):
             return None
         return "one of: " + "; or ".join(r for r in reasons if r)
-    raise TypeError(f"unknown guard {g!r}")
+    raise TypeError(
+        f"Unknown guard type {type(g).__name__}; the guard vocabulary is protocols/schema.py "
+        "`Guard` (add the new guard's rule here in `_unmet_one` and in `describe`)."
+    )
 
 
 def _attribute(g: AttributeGuard, ctx: GuardContext) -> str | None:

@@ -84,6 +84,14 @@ IMPLIED: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+def named(move: str) -> Move:
+    """The move of that name; refused naming the moves there are."""
+    found = MOVES.get(move)
+    if found is None:
+        raise InvalidInput(f"Unknown task move {move!r}; moves: {', '.join(MOVES)}.")
+    return found
+
+
 def allowed_moves(task: Task) -> list[str]:
     """The moves open to a task in its status, implied steps included."""
     return [

@@ -15,7 +15,7 @@ from protocols.schema import TaskSpec
 from workflows.domain.case import Case, Routing, Task, TaskStatus
 from workflows.domain.errors import InvalidInput, TaskNotOpen, UnknownTask
 from workflows.domain.events import EventKind
-from workflows.domain.lifecycle import IMPLIED, MOVES, allowed_moves, check_reason
+from workflows.domain.lifecycle import IMPLIED, MOVES, allowed_moves, check_reason, named
 from workflows.domain.outcomes import validate_outcome
 from workflows.engine.effects import Effects, FollowUp
 from workflows.engine.routing import Router
@@ -66,8 +66,7 @@ class TaskMoves:
         note: str | None = None,
         outcome: dict[str, Any] | None = None,
     ) -> Moved:
-        if name not in MOVES:
-            raise InvalidInput(f"Unknown task move {name!r}; moves: {', '.join(MOVES)}.")
+        move = named(name)
         target, spec = find_open(self.fx, task)
         check_reason(name, reason, note)
         if target.status == "on-hold" and name not in ("resume", "cancel"):
@@ -77,7 +76,6 @@ class TaskMoves:
             )
         for step in IMPLIED.get(name, {}).get(target.status, ()):
             self._set(target, step, MOVES[step].target)
-        move = MOVES[name]
         if target.status not in move.sources:
             raise TaskNotOpen(
                 f"Task '{target.key}' of case {self.fx.case.ref} is {target.status}; '{name}' "

@@ -90,7 +90,10 @@ def zones(svc: Services, hashes: Iterable[str]) -> dict[str, str]:
 def colleagues(svc: Services, actor: Actor) -> list[str]:
     """Active users of the actor's own institution (a task may be reassigned to them)."""
     if actor.institution is None:
-        raise NotAuthorised(f"{actor.describe()} belongs to no institution and has no inbox.")
+        raise NotAuthorised(
+            f"{actor.describe()} belongs to no institution and has no inbox; an administrator "
+            "can attach the user to one (`ruta users add NAME --institution ID ...`)."
+        )
     require_inbox(actor, actor.institution)
     with svc.uow() as uow:
         users = uow.directory.users(actor.institution)
@@ -118,7 +121,10 @@ def inbox(
     """An institution's tasks (open ones unless `statuses` says otherwise), soonest due first."""
     institution = institution or actor.institution
     if institution is None:
-        raise InvalidInput("Name the institution whose inbox to list.")
+        raise InvalidInput(
+            f"{actor.describe()} belongs to no institution: name the institution whose inbox "
+            "to list."
+        )
     require_inbox(actor, institution)
     with svc.uow() as uow:
         return uow.inbox.tasks(

@@ -17,7 +17,7 @@ from datetime import timedelta
 from institutions.directory import Directory
 from notifications.messages import Email, render
 from notifications.retry import backoff
-from notifications.senders import EmailSender, Permanent, RetryLater, Sent
+from notifications.senders import EmailSender, RetryLater, Sent
 from workflows.domain.ports import OutboxRow, Services, UnitOfWork
 
 MAX_ATTEMPTS = 10
@@ -67,8 +67,7 @@ def dispatch(
                 at = result.at or backoff(attempts, now, rng=rng)
                 uow.outbox.retry(row.id, token, attempts, at, result.reason)
                 report.retried += 1
-            else:
-                assert isinstance(result, (Permanent, RetryLater))
+            else:  # Permanent, or RetryLater with no attempt left
                 reason = result.reason
                 if isinstance(result, RetryLater):
                     reason = f"gave up after {attempts} attempts: {reason}"

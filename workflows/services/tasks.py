@@ -18,7 +18,7 @@ from workflows.domain.case import Case, Task
 from workflows.domain.errors import InvalidInput, NotAuthorised
 from workflows.domain.events import EventKind
 from workflows.domain.guards import GuardContext, holds
-from workflows.domain.lifecycle import MOVES, allowed_moves
+from workflows.domain.lifecycle import allowed_moves, named
 from workflows.domain.ports import Services
 from workflows.engine.tasks import TaskRef, find_task
 from workflows.services import crossborder
@@ -42,9 +42,7 @@ def move(
     The responder's moves need the institution the task is addressed to; cancel needs the
     requester. Accepting a cross-border handoff opens the linked case in the same commit.
     """
-    spec = MOVES.get(name)
-    if spec is None:
-        raise InvalidInput(f"Unknown task move {name!r}; moves: {', '.join(MOVES)}.")
+    spec = named(name)
     doing = name
 
     def check(case: Case) -> None:
@@ -108,7 +106,10 @@ def refer(
         target = find_task(ch.case, task)
         inst = ch.uow.directory.institution(institution)
         if inst is None or not inst.active:
-            raise InvalidInput(f"No active institution {institution!r} in the directory.")
+            raise InvalidInput(
+                f"No active institution {institution!r} in the directory; choose one of the "
+                "directory's active institutions (`ruta institutions list`)."
+            )
         country = str((target.handoff or {}).get("country") or ch.case.country)
         if inst.country != country:  # crossing a border is a handoff, not a referral
             raise InvalidInput(
@@ -175,12 +176,11 @@ def view_task(svc: Services, actor: Actor, ref: str, task: TaskRef, locale: str 
             )
             uow.cases.save(case)
             uow.commit()
-        assert target.id is not None
         return TaskView(
             case_ref=case.ref,
             case_version=case.version,
             country=case.country,
-            task_id=target.id,
+            task_id=target.id or 0,  # a stored task always has its id
             task_key=target.key,
             label=spec.label.get(locale),
             status=target.status,

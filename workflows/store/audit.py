@@ -23,7 +23,8 @@ GENESIS = "0" * 64
 
 def chain_hash(event: Mapping[str, Any], prev: str) -> str:
     at = event["at"]
-    assert isinstance(at, datetime)
+    if not isinstance(at, datetime):
+        raise TypeError(f"an event's time is a datetime, not {type(at).__name__}")
     body = {
         "case_id": event["case_id"],
         "at": at.astimezone(UTC).isoformat(),

@@ -34,7 +34,7 @@ from protocols.errors import UnknownProtocol
 from protocols.loader import LoadedProtocol
 from workflows.domain.attributes import normalise_document
 from workflows.domain.case import OPEN_TASK_STATUSES, Case, CaseId, Event, Task, TaskId
-from workflows.domain.errors import ConcurrentChange, UnknownCase
+from workflows.domain.errors import ConcurrentChange, NotInTransaction, UnknownCase
 from workflows.domain.ports import (
     ComplianceCounts,
     InboxRow,
@@ -558,6 +558,20 @@ class _Directory:
         self._w.directory_changed = True
         self._w.directory.save_user(user, password_hash)
 
+    def user_by_email(self, email: str) -> User | None:
+        return self._w.directory.user_by_email(email)
+
+    def credentials(self, username: str) -> tuple[str | None, int, datetime | None] | None:
+        return self._w.directory.credentials(username)
+
+    def record_sign_in(self, username: str, failures: int, locked_until: datetime | None) -> None:
+        self._w.directory_changed = True
+        self._w.directory.record_sign_in(username, failures, locked_until)
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        self._w.directory_changed = True
+        self._w.directory.set_password(username, password_hash)
+
 
 class InMemoryUnitOfWork:
     """The in-memory unit of work; every one made on the same `MemoryData` shares it."""
@@ -571,7 +585,7 @@ class InMemoryUnitOfWork:
     @property
     def _w(self) -> _Work:
         if self._work is None:
-            raise RuntimeError("Use the unit of work inside `with svc.uow() as uow:`.")
+            raise NotInTransaction()
         return self._work
 
     @property
@@ -584,6 +598,10 @@ class InMemoryUnitOfWork:
 
     @property
     def directory(self) -> _Directory:
+        return _Directory(self._w)
+
+    @property
+    def accounts(self) -> _Directory:
         return _Directory(self._w)
 
     @property

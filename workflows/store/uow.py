@@ -8,22 +8,13 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from institutions.store import SqlDirectory
+from workflows.domain.errors import NotInTransaction
 from workflows.store.audit import ChainWriter
 from workflows.store.cases import SqlCaseRepository
 from workflows.store.inbox import SqlInbox
 from workflows.store.outbox import SqlOutbox
 from workflows.store.protocols import SqlProtocolStore
 from workflows.store.vault import Vault
-
-
-class NotInTransaction(RuntimeError):
-    """A unit of work was used outside its `with` block."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Use the unit of work inside `with svc.uow() as uow:`; it has no open "
-            "connection outside it."
-        )
 
 
 class SqlUnitOfWork:
@@ -34,6 +25,10 @@ class SqlUnitOfWork:
     directory: SqlDirectory
     inbox: SqlInbox
     outbox: SqlOutbox
+
+    @property
+    def accounts(self) -> SqlDirectory:
+        return self.directory  # the directory's table holds the accounts too
 
     def __init__(self, engine: Engine, vault: Vault) -> None:
         self._engine = engine

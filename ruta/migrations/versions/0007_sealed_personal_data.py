@@ -49,7 +49,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("key_id", sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column("doc_index", sa.String(length=64), nullable=True))
     for row in people:
-        assert vault is not None
         person = json.loads(row.payload)
         number = str(person.get("document_number", "")).strip()
         conn.execute(
@@ -62,7 +61,6 @@ def upgrade() -> None:
             )
         )
     for row in notes:
-        assert vault is not None
         conn.execute(
             sa.update(tasks)
             .where(tasks.c.id == row.id)
