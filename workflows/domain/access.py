@@ -36,8 +36,7 @@ class Actor:
     def of(cls, user: User) -> Actor:
         if not user.active:
             raise NotAuthorised(
-                f"User {user.username} is deactivated; an administrator can reactivate the "
-                "account."
+                f"User {user.username} is deactivated; an administrator can reactivate the account."
             )
         return cls(user.username, user.role, user.institution, user.countries)
 
