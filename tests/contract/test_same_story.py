@@ -3,6 +3,7 @@ cases behind: states, tasks, deadlines, consents, links, events and queued messa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,12 @@ def test_a_scenario_passes_and_ends_the_same_on_every_adapter(path: Path, regist
     for kind, make in MAKERS.items():
         made: list[Services] = []
 
-        def wired(clock: SimulatedClock, inactive: list[str], make=make, made=made) -> Services:
+        def wired(
+            clock: SimulatedClock,
+            inactive: list[str],
+            make: Callable[[SimulatedClock, list[str]], Services] = make,
+            made: list[Services] = made,
+        ) -> Services:
             made.append(make(clock, inactive))
             return made[-1]
 

@@ -37,6 +37,7 @@ from workflows.domain.access import Actor
 from workflows.domain.case import Event
 from workflows.domain.clocks import SimulatedClock
 from workflows.domain.errors import NotAuthorised
+from workflows.domain.events import EventKind
 from workflows.domain.ports import Services
 from workflows.queries import compliance
 from workflows.queries.compliance import (
@@ -288,7 +289,7 @@ def test_a_task_completed_and_a_state_entered_twice_are_counted_once(svc, figure
     case = cases.load_case(svc, figures["A"], ME)
     done = [t for t in case.tasks if t.status == "completed"]
     again = {"target": case.tracks["care"].state}  # a state it is in: reached already
-    case.new_events.append(Event("transition", START, "test", again, track="care"))
+    case.new_events.append(Event(EventKind.transition, START, "test", again, track="care"))
     with engine.begin() as conn:
         before = _read_model(conn)
         facts.record(conn, case, done)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ PERSON = {"given_name": "Zorbalina", "family_name": "Sintética", "document_numb
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("RUTA_HOME", str(tmp_path / "home"))
     for name in ("RUTA_DATABASE_URL", "RUTA_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)

@@ -180,7 +180,7 @@ PE_POLICE = {
 }
 CO_LODGING = {"attributes": ["minor", "nationality"], "person": NAMES, "withheld": []}
 EVERYTHING = sorted(PERSON_CO)
-FIELDS = {
+FIELDS: dict[str, dict[str, object]] = {
     "focal point CO": {
         "CO lodging task": CO_LODGING,
         "PE police task": "refused",

@@ -18,6 +18,7 @@ from institutions.store import SqlDirectory
 from tests.ui.conftest import APP, PERSONAS
 from ui import i18n
 from workflows.domain.access import Actor
+from workflows.domain.ports import Services
 from workflows.services import cases, tasks
 from workflows.store import tables
 
@@ -54,7 +55,7 @@ def co_case(console_svc) -> str:
 
 
 @pytest.fixture
-def lodging(console_svc, co_case) -> str:
+def lodging(console_svc: Services, co_case: str) -> str:
     """The CO case with lodging asked of Ipiales, and a Lima case beside it."""
     outcome = {"modality": "external", "victim_abroad": False}
     tasks.move(console_svc, SYSTEM, co_case, "characterise_case", "complete", outcome=outcome)

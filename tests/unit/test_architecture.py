@@ -25,7 +25,9 @@ def test_the_console_labels_every_event_kind_and_no_other():
     fn = _function(ROOT / "ui" / "case_view.py", "event_kinds")
     table = next(n.value for n in ast.walk(fn) if isinstance(n, ast.Return))
     assert isinstance(table, ast.Dict)
-    labelled = [k.value for k in table.keys if isinstance(k, ast.Constant)]
+    labelled = [
+        k.value for k in table.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
+    ]
     assert len(labelled) == len(set(labelled)), "a kind is labelled twice"
     assert sorted(labelled) == sorted(EventKind), "ui/case_view.py event_kinds() vs EventKind"
 
