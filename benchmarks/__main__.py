@@ -1,4 +1,4 @@
-"""`python -m benchmarks [fire sweep dispatch console memory] [options]` (and `make bench`).
+"""`python -m benchmarks [fire sweep dispatch console memory peer] [options]` (and `make bench`).
 
 Runs each benchmark on SQLite, and on PostgreSQL when RUTA_BENCH_POSTGRES_URL is set; prints
 each as a table, with its floor, ratio and target; appends every figure as a JSON line, with
@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from benchmarks import console, dispatch, fire, memory, sweep, sweep_data
+from benchmarks import console, dispatch, fire, memory, peer, sweep, sweep_data
 from benchmarks.common import (
     PG_ENV,
     RESULTS_FILE,
@@ -25,7 +25,7 @@ from benchmarks.common import (
 from benchmarks.datasets import CACHE_ENV, cache_dir
 from protocols.registry import Registry
 
-ALL = ("fire", "sweep", "dispatch", "console", "memory")
+ALL = ("fire", "sweep", "dispatch", "console", "memory", "peer")
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -64,6 +64,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="cases per console dataset (default 10k,100k)",
     )
     p.add_argument("--fire-runs", type=int, default=200, help="cases fired (default 200)")
+    p.add_argument(
+        "--peer-runs",
+        type=int,
+        default=200,
+        help="Spiff advances, each against a Ruta fire (default 200)",
+    )
     p.add_argument("--sweep-runs", type=int, default=3, help="timed passes per size (default 3)")
     p.add_argument("--messages", type=int, default=1000, help="messages dispatched (default 1000)")
     p.add_argument("--console-runs", type=int, default=5, help="runs per query (default 5)")
@@ -93,6 +99,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.sweep_sizes, args.console_sizes = (5_000, 10_000), (1_000,)
         args.fire_runs, args.sweep_runs, args.messages, args.console_runs = 30, 1, 100, 1
+        args.peer_runs = 30
     return args
 
 
@@ -125,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             if "fire" in chosen:
                 rec.say(f"[fire on {b.name}] one step on one case vs. the same rows by plain Core")
                 rec.add(fire.run(b, registry, scratch, args.fire_runs))
+            if "peer" in chosen:
+                rec.say(f"[peer on {b.name}] the same step in SpiffWorkflow, alternating with fire")
+                rec.add(peer.run(b, registry, scratch, args.peer_runs))
             if "sweep" in chosen:
                 rec.say(f"[sweep on {b.name}] one pass, the same 1,000 due, more and more open")
                 rec.add(

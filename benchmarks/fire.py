@@ -136,6 +136,19 @@ def _prepare(svc: Services, registry: Registry, count: int) -> list[str]:
     return refs
 
 
+def prepare(engine: Engine, registry: Registry, count: int) -> tuple[Services, list[str]]:
+    """Seed the directory, then `count` CO-TRATA cases one `admit_immediate` away (consent
+    recorded, registration done), through the real services."""
+    seed(engine)
+    svc = services(engine, registry)
+    return svc, _prepare(svc, registry, count)
+
+
+def step(svc: Services, ref: str) -> Callable[[], object]:
+    """The fire this benchmark times, on a prepared case (for `timed_ms`)."""
+    return partial(cases.fire, svc, ref, "care", "admit_immediate", BENCH)
+
+
 def _case_id(engine: Engine, ref: str) -> int:
     with engine.connect() as conn:
         c = tables.cases
@@ -146,9 +159,7 @@ def measure(
     engine: Engine, registry: Registry, runs: int
 ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], Replay]:
     """(wall, cpu) ms of each fire and each floor, and what one fire wrote."""
-    seed(engine)
-    svc = services(engine, registry)
-    refs = _prepare(svc, registry, 2 * runs + 1)
+    svc, refs = prepare(engine, registry, 2 * runs + 1)
     reference, fires, floors = refs[0], refs[1 : runs + 1], refs[runs + 1 :]
     with engine.connect() as conn:
         ref_id = _case_id(engine, reference)
@@ -159,9 +170,7 @@ def measure(
     fire_ms: list[tuple[float, float]] = []
     floor_ms: list[tuple[float, float]] = []
     for fire_ref, floor_ref in zip(fires, floors, strict=True):
-        fire_ms.append(
-            timed_ms(partial(cases.fire, svc, fire_ref, "care", "admit_immediate", BENCH))
-        )
+        fire_ms.append(timed_ms(step(svc, fire_ref)))
         with engine.connect() as conn:
             write = replay.statements(conn, _case_id(engine, floor_ref))
 

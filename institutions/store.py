@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from institutions import tables
 from institutions.directory import rank
@@ -45,31 +46,53 @@ def _institutions(rows: Iterable[Any]) -> list[Institution]:
     ]
 
 
+_REVISION = select(tables.directory_revision.c.revision).where(tables.directory_revision.c.id == 1)
+# What each database's directory held at a revision, per country (None: all countries),
+# shared by the units of work of the process. Institutions are frozen: safe to share.
+_KEPT: WeakKeyDictionary[Engine, dict[str | None, tuple[int, list[Institution]]]] = (
+    WeakKeyDictionary()
+)
+
+
 class SqlDirectory:
-    """Reads and writes the directory on the unit of work's connection."""
+    """Reads and writes the directory on the unit of work's connection.
+
+    A country's institutions are read once per process and kept while the database's
+    `directory_revision` (bumped by triggers on every change) stays where it was: a unit of
+    work asks for the revision once, not for the institutions.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._cache: dict[tuple[str, str, str], list[Institution]] = {}
-        self._countries: dict[str, list[Institution]] = {}
+        self._revision: int | None = None
+        self._ranked: dict[tuple[str, str, str], list[Institution]] = {}
+        self._wrote = False  # changed here, not yet committed: keep nothing for others
 
     # --- reading -----------------------------------------------------------------------
 
     def candidates(self, country: str, role: str, jurisdiction: str) -> list[Institution]:
         key = (country, role, jurisdiction)
-        if key not in self._cache:
-            # a country's directory is a few dozen rows: read it once per unit of work and
-            # rank in memory (rank keeps the active ones of the role along the chain)
-            if country not in self._countries:
-                self._countries[country] = self.institutions(country)
-            self._cache[key] = rank(self._countries[country], role, jurisdiction)
-        return self._cache[key]
+        if key not in self._ranked:
+            # rank keeps the active ones of the role along the jurisdiction's chain
+            self._ranked[key] = rank(self.institutions(country), role, jurisdiction)
+        return self._ranked[key]
 
     def institution(self, institution_id: str) -> Institution | None:
         found = _institutions(self._conn.execute(_BY_ID, {"id": institution_id}))
         return found[0] if found else None
 
     def institutions(self, country: str | None = None) -> list[Institution]:
+        if self._wrote:  # what this transaction changed may yet be rolled back
+            return self._read(country)
+        if self._revision is None:
+            self._revision = int(self._conn.execute(_REVISION).scalar_one())
+        kept = _KEPT.setdefault(self._conn.engine, {})
+        found = kept.get(country)
+        if found is None or found[0] != self._revision:
+            found = kept[country] = (self._revision, self._read(country))
+        return list(found[1])
+
+    def _read(self, country: str | None) -> list[Institution]:
         if country is None:
             return _institutions(self._conn.execute(_ALL))
         return _institutions(self._conn.execute(_OF_COUNTRY, {"country": country}))
@@ -155,8 +178,8 @@ class SqlDirectory:
                     insert(r), [{"institution_id": inst.id, "role": x} for x in set(inst.roles)]
                 )
             count += 1
-        self._cache.clear()
-        self._countries.clear()
+        self._wrote = True
+        self._ranked.clear()
         return count
 
     def save_user(self, user: User, password_hash: str | None = None) -> None:

@@ -1,9 +1,11 @@
-"""The directory's tables (SQLAlchemy Core): institutions, the roles they fill, users."""
+"""The directory's tables (SQLAlchemy Core): institutions, the roles they fill, users, and
+the revision counter that says when the directory last changed."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -40,6 +42,16 @@ institution_roles = Table(
     Column("institution_id", String(64), ForeignKey("institutions.id"), primary_key=True),
     Column("role", String(64), primary_key=True),
     Index("ix_institution_roles_role", "role"),
+)
+
+# One row: bumped by database triggers on every change to `institutions` and
+# `institution_roles` (migration 0009), so a process may keep the directory and re-read it
+# only when this moved.
+directory_revision = Table(
+    "directory_revision",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision", BigInteger, nullable=False),
 )
 
 users = Table(

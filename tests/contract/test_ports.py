@@ -6,6 +6,7 @@ chain, migrations) is tested in tests/integration/.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -441,3 +442,32 @@ def test_sign_in_counts_failures_locks_the_account_and_finds_users_by_address(po
     assert accounts.by_email(ports, "ana@test.org") == user
     assert accounts.by_email(ports, "  ") is None
     assert accounts.by_email(ports, "other@test.org") is None
+
+
+def test_a_directory_change_rolled_back_is_forgotten_and_a_committed_one_is_seen(ports):
+    """The SQL directory keeps what it read per process while the database's revision stands
+    (institutions/store.py): a change is seen at once, a rolled-back one never."""
+    with ports.uow() as uow:
+        assert uow.directory.candidates("CO", "shelter", "CO-NAR-52356")[0].id == (
+            "test-shelter-ipiales"
+        )
+    ipiales = Institution(
+        "test-shelter-ipiales", "CO", "CO-NAR-52356", "Test shelter of Ipiales", ("shelter",)
+    )
+    with ports.uow() as uow:  # closed, then rolled back
+        uow.directory.upsert([replace(ipiales, active=False)])
+        assert uow.directory.candidates("CO", "shelter", "CO-NAR-52356")[0].id != ipiales.id
+    with ports.uow() as uow:
+        assert uow.directory.candidates("CO", "shelter", "CO-NAR-52356")[0].id == ipiales.id
+    with ports.uow() as uow:  # closed for good
+        uow.directory.upsert([replace(ipiales, active=False)])
+        uow.commit()
+    with ports.uow() as uow:
+        assert uow.directory.candidates("CO", "shelter", "CO-NAR-52356")[0].id == (
+            "test-shelter-narino"
+        )
+    with ports.uow() as uow:  # and open again
+        uow.directory.upsert([ipiales])
+        uow.commit()
+    with ports.uow() as uow:
+        assert uow.directory.candidates("CO", "shelter", "CO-NAR-52356")[0].id == ipiales.id

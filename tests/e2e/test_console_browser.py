@@ -1,26 +1,20 @@
 """The console in a real browser (Debian's chromium driven by Playwright) on `make run`'s
-stack (`ruta init`, `ruta demo`, `ruta serve`): the focal point fires a step, the
-institution officer sees the new task and completes it, the manager's compliance page
-counts it. Screenshots of each page land in test-artifacts/ to be looked at.
+stack (tests/e2e/conftest.py: `ruta init`, `ruta demo`, `ruta serve`): the focal point fires
+a step, the institution officer sees the new task and completes it, the manager's
+compliance page counts it. Screenshots of each page land in test-artifacts/ to be looked at.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from protocols.registry import Registry
-from ruta.db import make_engine
-from ruta.serve import free_port
-from tests.conftest import TEST_KEY, VAULT
+from tests.conftest import VAULT
+from tests.e2e.conftest import GROUP, Stack, stack_database
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SystemClock
 from workflows.domain.ports import Services
@@ -36,55 +30,19 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def stack(tmp_path):
-    """`make run`: init, demo, serve; yields (console URL, demo passwords, a fresh case)."""
-    home = tmp_path / "home"
-    env = {
-        **os.environ,
-        "RUTA_HOME": str(home),
-        "RUTA_SECRET_KEY": TEST_KEY,
-        "RUTA_SWEEP_SECONDS": "5",
-    }
-    for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
-        env.pop(key, None)
-    for command in (["init"], ["demo", "--if-empty"]):
-        subprocess.run([sys.executable, "-m", "ruta", *command], env=env, check=True, cwd=ROOT)
-    passwords = dict(
-        line.split("\t") for line in (home / "demo-users.txt").read_text().splitlines()
-    )
-    registry = Registry.scan()
-    engine = make_engine(f"sqlite:///{home / 'ruta.sqlite3'}")
-    svc = Services(lambda: SqlUnitOfWork(engine, VAULT), SystemClock(), registry)
+def stack(make_run: Stack):
+    """The shared stack, and a fresh case in it: (console URL, demo passwords, ref, services)."""
+    engine = stack_database(make_run)
+    svc = Services(lambda: SqlUnitOfWork(engine, VAULT), SystemClock(), make_run.registry)
     ref = cases.open_case(
         svc,
-        registry.latest_published("CO-TRATA"),
+        make_run.registry.latest_published("CO-TRATA"),
         {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"},
         Actor.system("e2e"),
         person={"given_name": "Synthia", "family_name": "Testperson (sintético)"},
     )
-    port = free_port()
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "ruta", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert serve.stdout is not None
-    lines = []
-    for line in serve.stdout:
-        lines.append(line)
-        if "Ready." in line or "Cannot start" in line:
-            break
-    assert "Ready." in lines[-1], "".join(lines)
-    try:
-        yield f"http://127.0.0.1:{port}", passwords, ref, svc
-    finally:
-        serve.send_signal(signal.SIGINT)
-        serve.wait(30)
-        serve.stdout.close()
-        engine.dispose()
+    yield make_run.url, make_run.passwords, ref, svc
+    engine.dispose()
 
 
 def sign_in(page, url: str, user: str, password: str, path: str = "") -> None:
@@ -120,6 +78,7 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+@GROUP
 def test_focal_point_officer_and_manager_in_a_real_browser(stack):
     from playwright.sync_api import sync_playwright
 

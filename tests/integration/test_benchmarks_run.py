@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from benchmarks import console, dispatch, fire, memory, sweep
+from benchmarks import console, dispatch, fire, memory, peer, sweep
 from benchmarks.__main__ import parse
-from benchmarks.common import Backend, Figure, Recorder
+from benchmarks.common import NOW, Backend, Figure, Recorder
 from protocols.loader import load_file
 from protocols.registry import COUNTRIES_DIR, Registry
 from workflows.store import tables
@@ -31,7 +31,7 @@ def backend(request, monkeypatch, tmp_path) -> Backend:
 
 def _counts(engine) -> dict[str, object]:
     with engine.connect() as conn:
-        due = select(func.count()).where(tables.tasks.c.next_action_at <= sweep.NOW)
+        due = select(func.count()).where(tables.tasks.c.next_action_at <= NOW)
         return {
             "events": conn.execute(select(func.count()).select_from(tables.events)).scalar(),
             "outbox": conn.execute(select(func.count()).select_from(tables.outbox)).scalar(),
@@ -78,6 +78,17 @@ def test_fire_benchmark_measures_against_its_floor(registry, tmp_path):
     written = median.extra["rows_written"]
     assert written["events inserted"] > 0
     assert written["cases updated"] == 1
+
+
+def test_peer_benchmark_times_spiff_against_the_fire(backend, registry, tmp_path):
+    figures = peer.run(backend, registry, tmp_path, runs=3)
+    spiff, ratio, stored = figures[0], figures[2], figures[4]
+    assert spiff.extra["ready"] == ["immediate_assistance_plan", "legal_orientation"]
+    assert len(spiff.extra["timers"]) == 3  # two due times and the state's deadline
+    assert ratio.floor == spiff.value
+    assert ratio.target == "<= 1.0x peer"
+    assert 0 < stored.extra["spec_bytes"] < stored.extra["bytes"]
+    assert parse(["peer", "--quick"]).peer_runs == 30
 
 
 def test_dispatch_benchmark_sends_through_the_fake_sendgrid(registry, tmp_path):

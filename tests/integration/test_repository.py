@@ -8,8 +8,9 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from institutions import tables as institution_tables
 from protocols.loader import from_text
 from protocols.registry import Registry
 from tests.conftest import FIXTURES, FOCAL_CO, VAULT
@@ -72,3 +73,16 @@ def test_two_sweepers_at_once_send_each_rung_exactly_once(svc, clock, engine):
             templates = sorted(m["template"] for m in uow.cases.queued_notifications(case))
             assert templates == ["task_assigned", "task_overdue", "task_overdue"], ref
             assert case.task("characterise").ladder_step == 3
+
+
+def test_a_directory_edited_by_hand_in_sql_is_seen_at_once(svc, engine):
+    """The triggers of migration 0009 bump the revision whoever writes, so the directory a
+    process keeps is dropped even after an administrator's UPDATE by hand."""
+    with svc.uow() as uow:
+        assert uow.directory.candidates("CO", "shelter", "CO-NAR")[0].id == "test-shelter-narino"
+    i = institution_tables.institutions
+    with engine.begin() as conn:
+        conn.execute(update(i).where(i.c.id == "test-shelter-narino").values(active=False))
+    with svc.uow() as uow:
+        found = uow.directory.candidates("CO", "shelter", "CO-NAR")
+    assert [x.id for x in found] == ["test-shelter-national"]
