@@ -49,8 +49,9 @@ from workflows.store.audit import ChainWriter
 from workflows.store.vault import Vault
 
 # Statements built once: building a statement and its cache key per call cost a fifth of a
-# fire (benchmarks/README.md). Cases load in four selects, one case or fifty alike: the cases
-# with their tracks, their tasks, their deadlines, and their consents, approvals and links.
+# fire (benchmarks/README.md). Cases load in three selects, one case or fifty alike (every
+# select is a round trip to PostgreSQL): the cases with their tracks; their tasks; and their
+# deadlines, consents, approvals and links, the small rows, in one UNION.
 _C, _TR, _T, _D = tables.cases, tables.tracks, tables.tasks, tables.deadlines
 _CN, _AP, _LK = tables.consents, tables.approvals, tables.case_links
 _CASES_WITH_TRACKS = (
@@ -64,18 +65,25 @@ _CASES_WITH_TRACKS = (
 _TAKE = _CASES_WITH_TRACKS.with_for_update(of=_C, skip_locked=True)
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _TASKS = select(_T).where(_T.c.case_id.in_(_IDS)).order_by(_T.c.id)
-_DEADLINES = select(_D).where(_D.c.case_id.in_(_IDS)).order_by(_D.c.id)
-_NO_TEXT, _NO_FLAG, _NO_ID = cast(null(), String), cast(null(), Boolean), cast(null(), Integer)
-_DECISIONS = union_all(  # typed NULLs: PostgreSQL types a UNION column from its branches
-    select(literal("consent").label("kind"), _CN.c.case_id, _CN.c.id, _CN.c.purpose.label("a"),
-           _CN.c.role.label("b"), _CN.c.legal_basis.label("c"), _CN.c.given.label("flag"),
-           _NO_ID.label("task_id"), _CN.c.at)
+# The small rows share columns: a, b, c (text), flag, n (a number), d1..d3 (UTC times); the
+# deadline comes first, so its columns type the UNION's, and the NULLs are typed for
+# PostgreSQL, which types a UNION column from its branches.
+_NO_TEXT, _NO_FLAG, _NO_N = cast(null(), String), cast(null(), Boolean), cast(null(), Integer)
+_NO_TIME = cast(null(), _D.c.due_at.type)
+_SMALL_ROWS = union_all(
+    select(literal("deadline").label("kind"), _D.c.case_id, _D.c.id, _D.c.track.label("a"),
+           _D.c.state.label("b"), _D.c.status.label("c"), _NO_FLAG.label("flag"),
+           _D.c.extensions.label("n"), _D.c.due_at.label("d1"), _D.c.started_at.label("d2"),
+           _D.c.next_action_at.label("d3"))
+    .where(_D.c.case_id.in_(_IDS)),
+    select(literal("consent"), _CN.c.case_id, _CN.c.id, _CN.c.purpose, _CN.c.role,
+           _CN.c.legal_basis, _CN.c.given, _NO_N, _CN.c.at, _NO_TIME, _NO_TIME)
     .where(_CN.c.case_id.in_(_IDS)),
     select(literal("approval"), _AP.c.case_id, _AP.c.id, _AP.c.name, _AP.c.role, _NO_TEXT,
-           _NO_FLAG, _NO_ID, _AP.c.at)
+           _NO_FLAG, _NO_N, _AP.c.at, _NO_TIME, _NO_TIME)
     .where(_AP.c.case_id.in_(_IDS)),
     select(literal("link"), _LK.c.case_id, _LK.c.id, _LK.c.kind, _LK.c.linked_ref, _NO_TEXT,
-           _NO_FLAG, _LK.c.task_id, _LK.c.at)
+           _NO_FLAG, _LK.c.task_id, _LK.c.at, _NO_TIME, _NO_TIME)
     .where(_LK.c.case_id.in_(_IDS)),
 ).order_by("kind", "id")  # fmt: skip
 _CLAIM = (
@@ -221,27 +229,16 @@ class SqlCaseRepository:
                     ladder_step=r.ladder_step,
                 )
             )
-        for r in self._conn.execute(_DEADLINES, ids):
-            loaded[r.case_id].deadlines.append(
-                Deadline(
-                    track=r.track,
-                    state=r.state,
-                    due_at=r.due_at,
-                    started_at=r.started_at,
-                    status=r.status,
-                    next_action_at=r.next_action_at,
-                    id=r.id,
-                    extensions=r.extensions,
-                )
-            )
-        for r in self._conn.execute(_DECISIONS, ids):
+        for r in self._conn.execute(_SMALL_ROWS, ids):
             case = loaded[r.case_id]
-            if r.kind == "consent":
-                case.consents.append(ConsentRecord(r.a, r.b, bool(r.flag), r.at, r.c))
+            if r.kind == "deadline":
+                case.deadlines.append(Deadline(r.a, r.b, r.d1, r.d2, r.c, r.d3, r.id, r.n))
+            elif r.kind == "consent":
+                case.consents.append(ConsentRecord(r.a, r.b, bool(r.flag), r.d1, r.c))
             elif r.kind == "approval":
-                case.approvals.append(Approval(r.a, r.b, r.at))
+                case.approvals.append(Approval(r.a, r.b, r.d1))
             else:
-                case.links.append(CaseLink(r.a, r.b, r.task_id, r.at))
+                case.links.append(CaseLink(r.a, r.b, r.n, r.d1))
         by_ref = {case.ref: case for case in loaded.values()}
         return [by_ref[ref] for ref in refs if ref in by_ref]
 
