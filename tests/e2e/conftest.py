@@ -35,23 +35,17 @@ class Stack:
     output: list[str]  # what `ruta serve` printed until it was ready
 
 
-@pytest.fixture(scope="session")
-def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    home = tmp_path_factory.mktemp("make-run") / "home"
-    env = {
-        **os.environ,
-        "RUTA_HOME": str(home),
-        "RUTA_SECRET_KEY": TEST_KEY,
-        "RUTA_SWEEP_SECONDS": "5",
-        "RUTA_DISPATCH_SECONDS": "5",
-    }
+def stack_env(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a stack in `home`: the test key, the file sender, SQLite, its own
+    Prefect server; `settings` are more RUTA_* variables."""
+    env = {**os.environ, "RUTA_HOME": str(home), "RUTA_SECRET_KEY": TEST_KEY}
     for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
         env.pop(key, None)
-    for command in (["init"], ["demo", "--if-empty"]):
-        subprocess.run([sys.executable, "-m", "ruta", *command], env=env, check=True, cwd=ROOT)
-    passwords = dict(
-        line.split("\t") for line in (home / "demo-users.txt").read_text().splitlines()
-    )
+    return env | {f"RUTA_{name.upper()}": value for name, value in settings.items()}
+
+
+def start_serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    """`ruta serve` on a free port, its output piped (read it until "Ready.")."""
     port = free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "ruta", "serve", "--port", str(port)],
@@ -61,6 +55,19 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    return serve, port
+
+
+@pytest.fixture(scope="session")
+def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("make-run") / "home"
+    env = stack_env(home, sweep_seconds="5", dispatch_seconds="5")
+    for command in (["init"], ["demo", "--if-empty"]):
+        subprocess.run([sys.executable, "-m", "ruta", *command], env=env, check=True, cwd=ROOT)
+    passwords = dict(
+        line.split("\t") for line in (home / "demo-users.txt").read_text().splitlines()
+    )
+    serve, port = start_serve(env)
     assert serve.stdout is not None
     output: list[str] = []
     for line in serve.stdout:

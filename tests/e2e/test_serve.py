@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from protocols.registry import Registry
 from ruta.db import make_engine
-from ruta.serve import free_port
-from tests.conftest import TEST_KEY, VAULT
+from tests.conftest import VAULT
+from tests.e2e.conftest import stack_env, start_serve
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock, SystemClock
 from workflows.domain.ports import Services
@@ -30,24 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_serve_sends_the_overdue_notice_and_stops_cleanly(tmp_path):
     home = tmp_path / "home"
-    env = {
-        **os.environ,
-        "RUTA_HOME": str(home),
-        "RUTA_SECRET_KEY": TEST_KEY,
-        "RUTA_SWEEP_SECONDS": "5",
-        "RUTA_DISPATCH_SECONDS": "5",
-    }
-    for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
-        env.pop(key, None)
+    env = stack_env(home, sweep_seconds="5", dispatch_seconds="5")
     subprocess.run([sys.executable, "-m", "ruta", "init"], env=env, check=True, cwd=ROOT)
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "ruta", "serve", "--port", str(free_port())],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve, _port = start_serve(env)
     output: list[str] = []
     try:
         deadline = time.monotonic() + 180
@@ -108,18 +93,9 @@ def _children(pid: int) -> list[int]:
 
 def test_when_one_part_dies_serve_stops_the_others_and_fails(tmp_path):
     home = tmp_path / "home"
-    env = {**os.environ, "RUTA_HOME": str(home), "RUTA_SECRET_KEY": TEST_KEY}
-    for key in ("RUTA_DATABASE_URL", "RUTA_SENDGRID_API_KEY", "PREFECT_API_URL"):
-        env.pop(key, None)
+    env = stack_env(home)
     subprocess.run([sys.executable, "-m", "ruta", "init"], env=env, check=True, cwd=ROOT)
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "ruta", "serve", "--port", str(free_port())],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve, _port = start_serve(env)
     assert serve.stdout is not None
     output: list[str] = []
     try:

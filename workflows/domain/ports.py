@@ -256,21 +256,35 @@ class Inbox(Protocol):
 
 
 class Outbox(Protocol):
+    """Messages waiting to be sent. The adapters subclass it for the ways a claim ends."""
+
     def claim(self, now: datetime, limit: int, token: str, lease: timedelta) -> list[OutboxRow]:
         """Take up to `limit` due messages (pending and due, or with an expired lease)."""
         ...
 
+    def finish(self, row_id: int, token: str, **values: Any) -> bool:
+        """Release a claim, writing `values` to the message; False (and nothing written) when
+        `token` no longer holds it (its lease ran out and another worker took it)."""
+        ...
+
     def sent(self, row_id: int, token: str, now: datetime, provider_id: str | None) -> bool:
         """Mark a claimed message sent; False when the claim was lost meanwhile."""
-        ...
+        return self.finish(
+            row_id, token, status="sent", sent_at=now, provider_id=provider_id, last_error=None
+        )
 
     def retry(self, row_id: int, token: str, attempts: int, at: datetime, reason: str) -> bool:
         """Put a claimed message back for another attempt at `at`."""
-        ...
+        return self.finish(
+            row_id, token, status="pending", attempts=attempts, next_attempt_at=at,
+            last_error=reason[:2000],
+        )  # fmt: skip
 
     def dead(self, row_id: int, token: str, attempts: int, reason: str) -> bool:
         """Give up on a claimed message, keeping the reason."""
-        ...
+        return self.finish(
+            row_id, token, status="dead", attempts=attempts, last_error=reason[:2000]
+        )
 
     def counts(self) -> dict[str, int]:
         """Messages per status (pending, sending, sent, dead)."""

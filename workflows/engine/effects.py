@@ -48,6 +48,10 @@ class Effects:
     def record(self, kind: EventKind, track: str | None = None, **data: Any) -> None:
         self.case.record(kind, self.now, self.who, track, **data)
 
+    def record_task(self, kind: EventKind, task: Task, **data: Any) -> None:
+        """An event about one task: its track, key and id, then `data`."""
+        self.record(kind, track=task.track, task=task.key, task_id=task.id, **data)
+
     def notify(
         self, template: str, role: str, institution: str, task: Task, level: int | None = None
     ) -> None:
@@ -129,11 +133,9 @@ class Effects:
         """End an open task the case no longer needs (state left, case closed, consent)."""
         task.status, task.reason, task.next_action_at = "cancelled", reason, None
         task.updated_at, task.dirty = self.now, True
-        self.record(
+        self.record_task(
             EventKind.task_cancelled,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
+            task,
             institution=task.institution,
             reason=reason,
         )

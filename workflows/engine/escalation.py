@@ -50,11 +50,9 @@ def climb(fx: Effects, router: Router, task: Task) -> Climbed:
 
 
 def _remind(fx: Effects, task: Task) -> None:
-    fx.record(
+    fx.record_task(
         EventKind.task_reminded,
-        track=task.track,
-        task=task.key,
-        task_id=task.id,
+        task,
         due_at=task.due_at.isoformat(),
     )
     fx.notify("task_reminder", task.role, task.institution, task)
@@ -62,11 +60,9 @@ def _remind(fx: Effects, task: Task) -> None:
 
 def _overdue(fx: Effects, router: Router, task: Task) -> FollowUp | None:
     task.overdue_at, task.dirty = fx.now, True
-    fx.record(
+    fx.record_task(
         EventKind.task_overdue,
-        track=task.track,
-        task=task.key,
-        task_id=task.id,
+        task,
         due_at=task.due_at.isoformat(),
     )
     notify = fx.protocol.escalation.overdue_notify
@@ -85,11 +81,9 @@ def _escalate(fx: Effects, router: Router, task: Task, rung: Rung) -> None:
     role = rung.role or fx.protocol.coordinator
     target = fx.protocol.coordinator if role == "manager" else role
     found = router.route(target)
-    fx.record(
+    fx.record_task(
         EventKind.task_escalated,
-        track=task.track,
-        task=task.key,
-        task_id=task.id,
+        task,
         level=rung.level,
         to=role,
         institution=found.institution,

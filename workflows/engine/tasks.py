@@ -114,11 +114,9 @@ class TaskMoves:
         fx = self.fx
         task.status, task.reason, task.note = status, reason, note
         task.next_action_at, task.updated_at, task.dirty = None, fx.now, True
-        fx.record(
+        fx.record_task(
             event,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
+            task,
             institution=task.institution,
             reason=reason,
             has_note=bool(note),  # the note itself is protected; events never hold it
@@ -168,11 +166,9 @@ class TaskMoves:
         task.status_before_hold, task.status = task.status, "on-hold"
         task.reason, task.note = reason, note
         task.held_at, task.next_action_at, task.updated_at, task.dirty = fx.now, None, fx.now, True
-        fx.record(
+        fx.record_task(
             EventKind.task_held,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
+            task,
             reason=reason,
             has_note=bool(note),
         )
@@ -187,11 +183,9 @@ class TaskMoves:
         task.held_at, task.status_before_hold, task.reason = None, None, None
         task.updated_at = fx.now
         fx.schedule(task)
-        fx.record(
+        fx.record_task(
             EventKind.task_resumed,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
+            task,
             paused_seconds=int(paused.total_seconds()),
             due_at=task.due_at.isoformat(),
         )
@@ -201,11 +195,9 @@ class TaskMoves:
         task.outcome = validate_outcome(fx.case.ref, spec, outcome)
         task.status, task.next_action_at, task.updated_at = "completed", None, fx.now
         task.dirty = True
-        fx.record(
+        fx.record_task(
             EventKind.task_completed,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
+            task,
             outcome=task.outcome,
             late=fx.now > task.due_at,
         )
@@ -217,11 +209,9 @@ class TaskMoves:
         """Give the task to a user of the same institution (checked by the service)."""
         target, _ = find_open(self.fx, task)
         target.owner, target.updated_at, target.dirty = owner, self.fx.now, True
-        self.fx.record(
+        self.fx.record_task(
             EventKind.task_assigned_to_user,
-            track=target.track,
-            task=target.key,
-            task_id=target.id,
+            target,
             owner=owner,
         )
         return target
@@ -237,11 +227,9 @@ class TaskMoves:
         before = target.institution
         target.institution, target.routing, target.owner = institution, "referred", None
         target.updated_at, target.dirty = self.fx.now, True
-        self.fx.record(
+        self.fx.record_task(
             EventKind.task_referred,
-            track=target.track,
-            task=target.key,
-            task_id=target.id,
+            target,
             institution=institution,
             previous=before,
         )
@@ -252,10 +240,8 @@ class TaskMoves:
         if status is None:  # only `resume` has no fixed target, and it is never implied
             raise InvalidInput(f"The move '{name}' has no fixed status to set.")
         task.status, task.updated_at, task.dirty = status, self.fx.now, True
-        self.fx.record(
+        self.fx.record_task(
             MOVES[name].event,
-            track=task.track,
-            task=task.key,
-            task_id=task.id,
+            task,
             institution=task.institution,
         )

@@ -38,6 +38,7 @@ from workflows.domain.errors import ConcurrentChange, NotInTransaction, UnknownC
 from workflows.domain.ports import (
     ComplianceCounts,
     InboxRow,
+    Outbox,
     OutboxRow,
     PinnedVersion,
     Retained,
@@ -462,7 +463,7 @@ class InMemoryInbox:
         self._w.snapshots.extend((at, f) for f in figures)
 
 
-class InMemoryOutbox:
+class InMemoryOutbox(Outbox):
     def __init__(self, work: _Work) -> None:
         self._w = work
 
@@ -489,23 +490,7 @@ class InMemoryOutbox:
             )  # fmt: skip
         return out
 
-    def sent(self, row_id: int, token: str, now: datetime, provider_id: str | None) -> bool:
-        return self._finish(
-            row_id, token, status="sent", sent_at=now, provider_id=provider_id, last_error=None
-        )
-
-    def retry(self, row_id: int, token: str, attempts: int, at: datetime, reason: str) -> bool:
-        return self._finish(
-            row_id, token, status="pending", attempts=attempts, next_attempt_at=at,
-            last_error=reason[:2000],
-        )  # fmt: skip
-
-    def dead(self, row_id: int, token: str, attempts: int, reason: str) -> bool:
-        return self._finish(
-            row_id, token, status="dead", attempts=attempts, last_error=reason[:2000]
-        )
-
-    def _finish(self, row_id: int, token: str, **values: Any) -> bool:
+    def finish(self, row_id: int, token: str, **values: Any) -> bool:
         m = self._w.message(row_id)
         if m.claim != token or m.status != "sending":
             return False

@@ -9,14 +9,15 @@ a row checks the token, so a worker whose lease ran out cannot overwrite a newer
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from workflows.domain.ports import OutboxRow
+from workflows.domain.ports import Outbox, OutboxRow
 from workflows.store import tables
 
 
-class SqlOutbox:
+class SqlOutbox(Outbox):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
@@ -64,23 +65,7 @@ class SqlOutbox:
         )
         return [OutboxRow(*r) for r in rows]
 
-    def sent(self, row_id: int, token: str, now: datetime, provider_id: str | None) -> bool:
-        return self._finish(
-            row_id, token, status="sent", sent_at=now, provider_id=provider_id, last_error=None
-        )
-
-    def retry(self, row_id: int, token: str, attempts: int, at: datetime, reason: str) -> bool:
-        return self._finish(
-            row_id, token, status="pending", attempts=attempts, next_attempt_at=at,
-            last_error=reason[:2000],
-        )  # fmt: skip
-
-    def dead(self, row_id: int, token: str, attempts: int, reason: str) -> bool:
-        return self._finish(
-            row_id, token, status="dead", attempts=attempts, last_error=reason[:2000]
-        )
-
-    def _finish(self, row_id: int, token: str, **values: object) -> bool:
+    def finish(self, row_id: int, token: str, **values: Any) -> bool:
         o = tables.outbox
         done = self._conn.execute(
             update(o)
