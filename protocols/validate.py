@@ -1,4 +1,5 @@
-"""The rules a well-formed protocol must also obey (DESIGN.md section 3)."""
+"""The rules a well-formed protocol must also obey beyond its schema: roles, task ids,
+states and transitions, guards, durable solutions, time zone and calendar, sharing."""
 
 from __future__ import annotations
 
