@@ -100,7 +100,7 @@ def scenario_services(
 
 
 def memory_scenario_services(clock: SimulatedClock, inactive: list[str] | None = None) -> Services:
-    """Scenario services on the in-memory ports (workflows/store/memory.py): the same seed
+    """Scenario services on the in-memory ports (workflows/store/memory/): the same seed
     directory as `scenario_services`, no database."""
     directory = InMemoryDirectory(load_seeds())
     for inst_id in inactive or []:

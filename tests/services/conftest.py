@@ -1,6 +1,6 @@
 """The engine and the use cases on the in-memory ports: no database, milliseconds a test.
 
-`svc` here is Services on workflows/store/memory.py with the directory of
+`svc` here is Services on workflows/store/memory/ with the directory of
 tests/fixtures/test-directory.yaml; tests/contract/ holds those ports to the SQL ones.
 Events and queued messages are read through the ports, as any caller would.
 """

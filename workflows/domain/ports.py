@@ -1,7 +1,7 @@
 """The ports: what the engine and the use cases ask of the world outside, as protocols.
 
 Each port has a SQL adapter (workflows/store/) and an in-memory one
-(workflows/store/memory.py); `tests/contract/` runs the same suite against both, so the fake
+(workflows/store/memory/); `tests/contract/` runs the same suite against both, so the fake
 cannot drift from the database. The rows the ports return are plain records here, with no
 personal data; only `CaseRepository.person` returns a person record.
 

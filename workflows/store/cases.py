@@ -1,11 +1,10 @@
-"""The case repository on SQL: load a case in a handful of selects, compare-and-set its
-version, write only what changed; the person record sealed in `persons`, task notes sealed
-in `tasks.note`, events appended to the hash chain, messages to the outbox, and the
-compliance read model, all in the caller's transaction."""
+"""The case repository on SQL: load cases in three selects, compare-and-set a case's
+version, write only what changed: tasks (their notes sealed), events appended to the hash
+chain, messages to the outbox and the compliance read model, all in the caller's
+transaction. The person record is `persons.py`'s."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +17,6 @@ from sqlalchemy import (
     String,
     bindparam,
     cast,
-    delete,
-    exists,
     insert,
     literal,
     null,
@@ -43,9 +40,10 @@ from workflows.domain.case import (
 )
 from workflows.domain.errors import ConcurrentChange, UnknownCase
 from workflows.domain.events import EventKind
-from workflows.domain.ports import Retained, TaskNotice
+from workflows.domain.ports import TaskNotice
 from workflows.store import facts, tables
 from workflows.store.audit import ChainWriter
+from workflows.store.persons import SqlPersons
 from workflows.store.vault import Vault
 
 # Statements built once: building a statement and its cache key per call cost a fifth of a
@@ -115,20 +113,9 @@ _UPDATE_DEADLINE = (
 _INSERT_OUTBOX = insert(tables.outbox)
 
 
-def sealed_person(vault: Vault, case_id: int, person: dict[str, str]) -> dict[str, Any]:
-    """The stored form of a person record: sealed, with its key id and blind index."""
-    number = person.get("document_number", "").strip()
-    return {
-        "payload": vault.seal(json.dumps(person), f"persons:{case_id}"),
-        "key_id": vault.primary_id,
-        "doc_index": vault.index(number, "document_number") if number else None,
-    }
-
-
-class SqlCaseRepository:
+class SqlCaseRepository(SqlPersons):
     def __init__(self, conn: Connection, vault: Vault, chain: ChainWriter | None = None) -> None:
-        self._conn = conn
-        self._vault = vault
+        super().__init__(conn, vault)
         self._chain = chain or ChainWriter(conn)
 
     def next_ref(self, country: str, year: int) -> str:
@@ -161,10 +148,6 @@ class SqlCaseRepository:
                     case_id=case.id, updated_at=at, **self._seal(case.id, person)
                 )
             )
-
-    def _seal(self, case_id: int, person: dict[str, str]) -> dict[str, Any]:
-        self._vault.remember(person.values())
-        return sealed_person(self._vault, case_id, person)
 
     def get(self, ref: str) -> Case:
         found = self._load(_CASES_WITH_TRACKS, [ref])
@@ -253,55 +236,6 @@ class SqlCaseRepository:
             Event(EventKind(r.kind), r.at, r.actor, dict(r.data or {}), r.track)
             for r in self._conn.execute(query)
         ]
-
-    def person(self, case: Case) -> dict[str, str]:
-        """The protected person record of a case (empty when none was recorded)."""
-        p = tables.persons
-        row = self._conn.execute(
-            select(p.c.payload, p.c.key_id).where(p.c.case_id == case.id)
-        ).first()
-        if row is None:
-            return {}
-        person = dict(json.loads(self._vault.open(row.payload, f"persons:{case.id}")))
-        self._vault.remember(person.values())
-        return person
-
-    def has_person(self, case: Case) -> bool:
-        p = tables.persons
-        query = select(p.c.case_id).where(p.c.case_id == case.id)
-        return self._conn.execute(query).first() is not None
-
-    def with_document(self, number: str) -> list[str]:
-        """References of the cases whose person has this document number (by blind index)."""
-        p, c = tables.persons, tables.cases
-        hashes = self._vault.lookups(number, "document_number")
-        query = (
-            select(c.c.ref).join(p, p.c.case_id == c.c.id).where(p.c.doc_index.in_(hashes))
-        ).order_by(c.c.opened_at.desc())
-        return list(self._conn.execute(query).scalars())
-
-    def holding_personal_data(self, closed_by: datetime) -> list[Retained]:
-        c, p, t = tables.cases, tables.persons, tables.tasks
-        holds = exists().where(p.c.case_id == c.c.id) | exists().where(
-            t.c.case_id == c.c.id, t.c.note.is_not(None)
-        )
-        query = (
-            select(c.c.ref, c.c.protocol_hash, c.c.closed_at)
-            .where(c.c.closed_at.is_not(None), c.c.closed_at <= closed_by, holds)
-            .order_by(c.c.closed_at)
-        )
-        return [Retained(r.ref, r.protocol_hash, r.closed_at) for r in self._conn.execute(query)]
-
-    def forget_person(self, case: Case) -> tuple[list[str], int]:
-        p, t = tables.persons, tables.tasks
-        fields = sorted(self.person(case))
-        self._conn.execute(delete(p).where(p.c.case_id == case.id))
-        notes = self._conn.execute(
-            update(t).where(t.c.case_id == case.id, t.c.note.is_not(None)).values(note=None)
-        ).rowcount
-        for task in case.tasks:
-            task.note = None
-        return fields, notes
 
     def task_notice(self, task_id: int) -> TaskNotice | None:
         t = tables.tasks
@@ -441,15 +375,6 @@ class SqlCaseRepository:
             handoff=task.handoff,
             ladder_step=task.ladder_step,
         )
-
-    def _seal_note(self, case_id: int, note: str | None) -> str | None:
-        if not note:
-            return note
-        self._vault.remember([note])
-        return self._vault.seal(note, f"tasks.note:{case_id}")
-
-    def _open_note(self, case_id: int, sealed: str | None) -> str | None:
-        return self._vault.open(sealed, f"tasks.note:{case_id}") if sealed else sealed
 
     def _save_deadlines(self, cid: int, deadlines: list[Deadline]) -> None:
         new = [d for d in deadlines if d.id is None]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, func, select, update
 
 from workflows.store import tables
-from workflows.store.cases import sealed_person
+from workflows.store.persons import sealed_person
 from workflows.store.uow import SqlUnitOfWork
 
 BATCH = 200
