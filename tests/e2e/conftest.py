@@ -78,16 +78,23 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert "Ready." in output[-1], "".join(output)
         yield Stack(f"http://127.0.0.1:{port}", home, passwords, Registry.scan(), list(output))
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(30)
-        finally:
-            if serve.poll() is None:
-                serve.kill()
-            output.append(serve.stdout.read())
-            serve.stdout.close()
+        stop_serve(serve, output)
     assert serve.returncode == 0, "".join(output)
     assert "Stopping" in "".join(output)
+
+
+def stop_serve(serve: subprocess.Popen[str], output: list[str]) -> None:
+    """Ctrl-C, as a person would; killed if it has not stopped in 30 s. Its last words are
+    added to `output`."""
+    serve.send_signal(signal.SIGINT)
+    try:
+        serve.wait(30)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        if serve.stdout is not None:
+            output.append(serve.stdout.read())
+            serve.stdout.close()
 
 
 def stack_database(stack: Stack):  # -> Engine, for the tests' own reads and writes

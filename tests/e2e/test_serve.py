@@ -17,7 +17,7 @@ from sqlalchemy import select
 from protocols.registry import Registry
 from ruta.db import make_engine
 from tests.conftest import VAULT
-from tests.e2e.conftest import stack_env, start_serve
+from tests.e2e.conftest import stack_env, start_serve, stop_serve
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock, SystemClock
 from workflows.domain.ports import Services
@@ -71,15 +71,7 @@ def test_serve_sends_the_overdue_notice_and_stops_cleanly(tmp_path):
         assert ref in overdue[0].read_text()
         engine.dispose()
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(30)
-        finally:
-            if serve.poll() is None:
-                serve.kill()
-            if serve.stdout is not None:
-                output.append(serve.stdout.read())
-                serve.stdout.close()
+        stop_serve(serve, output)
     assert serve.returncode == 0, "".join(output)
     assert "Stopping" in "".join(output)
 
