@@ -7,11 +7,11 @@ form does not tell an attacker which user names exist.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from institutions.directory import Accounts
 from institutions.domain import User
 from institutions.errors import DirectoryError
 
@@ -19,26 +19,6 @@ MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 12
 _HASHER = PasswordHasher()
-
-
-class Accounts(Protocol):
-    """What signing in reads and writes (SqlDirectory; InMemoryDirectory in tests)."""
-
-    def user(self, username: str) -> User | None: ...
-
-    def user_by_email(self, email: str) -> User | None:
-        """The user with this work address (single sign-on maps identities through it)."""
-        ...
-
-    def credentials(self, username: str) -> tuple[str | None, int, datetime | None] | None:
-        """(password hash, failed sign-ins in a row, locked until) of a user."""
-        ...
-
-    def record_sign_in(
-        self, username: str, failures: int, locked_until: datetime | None
-    ) -> None: ...
-
-    def set_password(self, username: str, password_hash: str) -> None: ...
 
 
 class SignInRefused(DirectoryError):

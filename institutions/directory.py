@@ -50,6 +50,27 @@ class Directory(Protocol):
         ...
 
 
+class Accounts(Protocol):
+    """What signing in reads and writes (institutions/accounts.py): kept with the directory's
+    users (SqlDirectory; InMemoryDirectory in tests)."""
+
+    def user(self, username: str) -> User | None: ...
+
+    def user_by_email(self, email: str) -> User | None:
+        """The user with this work address (single sign-on maps identities through it)."""
+        ...
+
+    def credentials(self, username: str) -> tuple[str | None, int, datetime | None] | None:
+        """(password hash, failed sign-ins in a row, locked until) of a user."""
+        ...
+
+    def record_sign_in(
+        self, username: str, failures: int, locked_until: datetime | None
+    ) -> None: ...
+
+    def set_password(self, username: str, password_hash: str) -> None: ...
+
+
 def rank(institutions: Iterable[Institution], role: str, jurisdiction: str) -> list[Institution]:
     """Order the institutions that may take `role` in `jurisdiction`, most specific first."""
     chain = jurisdiction_chain(jurisdiction)

@@ -10,7 +10,7 @@ personal data; only `CaseRepository.person` returns a person record.
       ├── CaseRepository    load, claim (compare-and-set), save a case; the person record
       ├── ProtocolStore     the exact protocol versions cases are pinned to
       ├── Directory         institutions and users (institutions/directory.py)
-      ├── Accounts          sign-in: password hashes and lockouts (institutions/accounts.py)
+      ├── Accounts          sign-in: password hashes and lockouts (institutions/directory.py)
       ├── Inbox             an institution's tasks and the task counts of a country
       └── Outbox            messages waiting to be sent, claimed under a lease
     Clock                 now, in UTC
@@ -25,8 +25,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
-from institutions.accounts import Accounts
-from institutions.directory import Directory
+from institutions.directory import Accounts, Directory
 from protocols.errors import ProtocolFileError
 from protocols.loader import LoadedProtocol
 from workflows.domain.case import Case, Event
