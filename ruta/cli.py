@@ -362,6 +362,11 @@ def sweep() -> None:
     report = sweep_deadlines(bootstrap.services())
     skipped = f"; {len(report.skipped)} busy elsewhere" if report.skipped else ""
     _say(f"Swept {report.cases} case(s): {report.handled} rung(s) or deadline(s) handled{skipped}")
+    if report.failed:
+        _say(f"{len(report.failed)} case(s) left as they were, still due:")
+        for line in report.failed:
+            _say(f"  {line}")
+        raise typer.Exit(1)
 
 
 @app.command()

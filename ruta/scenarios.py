@@ -225,7 +225,9 @@ class _Runner:
         elif kind == "wait":
             self.clock.advance(_wait(a))
         elif kind == "sweep":
-            sweep(svc)
+            failed = sweep(svc).failed
+            if failed:
+                raise ScenarioError(f"the sweep left case(s) as they were: {'; '.join(failed)}")
         elif kind == "consent":
             cases.record_consent(
                 svc, self.case_ref, a["purpose"], bool(a["given"]), fp, role=a.get("role")

@@ -16,7 +16,7 @@ from institutions.errors import UnknownInstitution
 from protocols.errors import UnknownProtocol
 from tests.conftest import FOCAL_CO, START, SYSTEM, officer
 from workflows.domain.case import Event
-from workflows.domain.errors import ConcurrentChange, UnknownCase
+from workflows.domain.errors import ConcurrentChange, UnclaimedChange, UnknownCase
 from workflows.domain.events import EventKind
 from workflows.domain.ports import ComplianceCounts, PinnedVersion, Services
 from workflows.services import cases, tasks
@@ -471,3 +471,28 @@ def test_a_directory_change_rolled_back_is_forgotten_and_a_committed_one_is_seen
         uow.commit()
     with ports.uow() as uow:
         assert uow.directory.candidates("CO", "shelter", "CO-NAR-52356")[0].id == ipiales.id
+
+
+def test_only_events_may_be_saved_without_a_claim(ports, test_protocol, clock):
+    ref = opened(ports, test_protocol)
+    with ports.uow() as uow:  # an event alone: reading personal data leaves one
+        case = uow.cases.get(ref)
+        case.record(EventKind.personal_data_viewed, clock.now(), "test", reason="case_work")
+        uow.cases.save(case)
+        uow.commit()
+    with ports.uow() as uow:
+        case = uow.cases.get(ref)
+        case.attributes["risk"], case.attributes_dirty = "high", True
+        with pytest.raises(UnclaimedChange, match=f"Case {ref} was changed but not claimed"):
+            uow.cases.save(case)
+    with ports.uow() as uow:
+        case = uow.cases.get(ref)
+        uow.cases.claim(case)
+        uow.commit()  # a claim ends with its transaction
+        case.attributes["risk"], case.attributes_dirty = "high", True
+        with pytest.raises(UnclaimedChange):
+            uow.cases.save(case)
+    with ports.uow() as uow:
+        case = uow.cases.get(ref)
+        assert "risk" not in case.attributes
+        assert uow.cases.events(case)[-1].kind == EventKind.personal_data_viewed

@@ -204,6 +204,20 @@ class Case:
                 return d
         return None
 
+    def changed(self) -> bool:
+        """Whether anything but events waits to be saved: such a save needs a claim."""
+        return bool(
+            self.attributes_dirty
+            or self.lead_dirty
+            or self.new_consents
+            or self.new_approvals
+            or self.new_links
+            or self.new_notifications
+            or any(t.is_new or t.dirty for t in self.tracks.values())
+            or any(t.id is None or t.dirty for t in self.tasks)
+            or any(d.id is None or d.dirty for d in self.deadlines)
+        )
+
     def record(
         self, kind: EventKind, at: datetime, actor: str, track: str | None = None, **data: Any
     ) -> None:

@@ -14,6 +14,7 @@ ReferralEngineError
  └── InvalidInput           (also ValueError) a value the protocol does not allow
 
 NotInTransaction (RuntimeError): a unit of work used outside its `with` block (a bug).
+UnclaimedChange (RuntimeError): a changed case saved without its compare-and-set (a bug).
 """
 
 from __future__ import annotations
@@ -95,4 +96,15 @@ class NotInTransaction(RuntimeError):
         super().__init__(
             "Use the unit of work inside `with svc.uow() as uow:`; outside it there is no "
             "transaction to read or write in."
+        )
+
+
+class UnclaimedChange(RuntimeError):
+    """A case whose state changed was saved without being claimed (compare-and-set) first."""
+
+    def __init__(self, case_ref: str) -> None:
+        super().__init__(
+            f"Case {case_ref} was changed but not claimed in this transaction; claim it "
+            "(CaseRepository.claim) before saving, or a concurrent change could be lost. "
+            "Only events may be saved without a claim."
         )

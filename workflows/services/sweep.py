@@ -6,9 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from institutions.errors import DirectoryError
+from protocols.errors import ProtocolError
 from workflows.domain.access import Actor
 from workflows.domain.case import Case
-from workflows.domain.errors import ConcurrentChange
+from workflows.domain.errors import ConcurrentChange, ReferralEngineError
 from workflows.domain.ports import Services, UnitOfWork
 from workflows.services.cases import engine
 
@@ -22,7 +24,7 @@ class SweepReport:
     cases: int = 0
     handled: int = 0
     skipped: list[str] = field(default_factory=list)  # another worker had them
-    failed: list[str] = field(default_factory=list)  # the engine could not sweep them
+    failed: list[str] = field(default_factory=list)  # "<ref>: why" the engine could not
 
 
 def sweep(svc: Services, batch: int = 200, per_commit: int = PER_COMMIT) -> SweepReport:
@@ -63,9 +65,12 @@ def _sweep_case(
     loaded = uow.protocols.pinned(case.protocol_hash)
     try:
         handled = engine(svc, uow, case, loaded, SWEEPER, now).sweep()
-    except Exception as exc:  # one case's bug must not stop every other deadline
-        _log.error("sweep: case %s failed (%s); left as it was", ref, type(exc).__name__)
-        report.failed.append(ref)
+    except (ReferralEngineError, DirectoryError, ProtocolError) as exc:
+        # e.g. an escalation with no coordinator left in the directory: this case waits for
+        # the directory to be mended, the other deadlines go on (a database error, which
+        # spoils the transaction, is not caught: it ends the sweep, as before)
+        _log.error("sweep: case %s left as it was: %s: %s", ref, type(exc).__name__, exc)
+        report.failed.append(f"{ref}: {exc}")
         return
     try:
         uow.cases.claim(case)

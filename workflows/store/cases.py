@@ -38,7 +38,7 @@ from workflows.domain.case import (
     TaskId,
     TrackState,
 )
-from workflows.domain.errors import ConcurrentChange, UnknownCase
+from workflows.domain.errors import ConcurrentChange, UnclaimedChange, UnknownCase
 from workflows.domain.events import EventKind
 from workflows.domain.ports import TaskNotice
 from workflows.store import facts, tables
@@ -60,7 +60,11 @@ _CASES_WITH_TRACKS = (
 )  # fmt: skip
 # PostgreSQL: lock the case rows and skip those another transaction holds (SQLite, with one
 # writer at a time, ignores it and the version check still holds)
-_TAKE = _CASES_WITH_TRACKS.with_for_update(of=_C, skip_locked=True)
+_TAKE = (
+    select(_C.c.ref)
+    .where(_C.c.ref.in_(bindparam("refs", expanding=True)))
+    .with_for_update(skip_locked=True)
+)
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _TASKS = select(_T).where(_T.c.case_id.in_(_IDS)).order_by(_T.c.id)
 # The small rows share columns: a, b, c (text), flag, n (a number), d1..d3 (UTC times); the
@@ -114,9 +118,14 @@ _INSERT_OUTBOX = insert(tables.outbox)
 
 
 class SqlCaseRepository(SqlPersons):
-    def __init__(self, conn: Connection, vault: Vault, chain: ChainWriter | None = None) -> None:
+    def __init__(self, conn: Connection, vault: Vault, chain: ChainWriter) -> None:
         super().__init__(conn, vault)
-        self._chain = chain or ChainWriter(conn)
+        self._chain = chain  # the unit of work's: it writes the chain's head on commit
+        self._claimed: set[int] = set()  # cases added or claimed in this transaction
+
+    def settled(self) -> None:
+        """The transaction ended (commit or rollback): its claims are gone with its locks."""
+        self._claimed.clear()
 
     def next_ref(self, country: str, year: int) -> str:
         t = tables.case_counters
@@ -142,6 +151,7 @@ class SqlCaseRepository(SqlPersons):
             )
         )
         case.id = CaseId(_pk(result))
+        self._claimed.add(case.id)
         if person:
             self._conn.execute(
                 insert(tables.persons).values(
@@ -159,7 +169,11 @@ class SqlCaseRepository(SqlPersons):
         return found[0]
 
     def take(self, refs: list[str]) -> list[Case]:
-        return self._load(_TAKE, refs)
+        # lock first, then read: rows locked by a statement that also read the tracks could
+        # come back newer than the tracks read with them (PostgreSQL's snapshot), so the
+        # cases are read only once their locks are held
+        held = list(self._conn.execute(_TAKE, {"refs": refs}).scalars())
+        return self._load(_CASES_WITH_TRACKS, held) if held else []
 
     def _load(self, first: Any, refs: list[str]) -> list[Case]:
         """The cases of `refs` that `first` (plain, or locking) finds, in the order given."""
@@ -251,10 +265,13 @@ class SqlCaseRepository(SqlPersons):
             current = self._conn.execute(_VERSION, {"_id": case.id}).scalar()
             raise ConcurrentChange(case.ref, case.version, current)
         case.version += 1
+        self._claimed.add(case.id or 0)
 
     def save(self, case: Case) -> None:
         if case.id is None:
             raise UnknownCase(f"Case {case.ref} was never added; add() it before save().")
+        if case.id not in self._claimed and case.changed():
+            raise UnclaimedChange(case.ref)
         conn, cid = self._conn, case.id
         values: dict[str, Any] = {}
         if case.attributes_dirty:

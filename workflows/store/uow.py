@@ -66,7 +66,9 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         self._chain.flush()  # the event chain's head, kept in memory during the transaction
         self.connection.commit()
+        self.cases.settled()
 
     def rollback(self) -> None:
         self._chain.forget()
         self.connection.rollback()
+        self.cases.settled()

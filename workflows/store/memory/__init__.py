@@ -8,9 +8,11 @@ SQLite and PostgreSQL, so they behave alike where the ports say so:
   changes live in the unit of work, and leaving the `with` block without committing drops
   them (ids already handed out stay used, as database sequences do).
 - `claim` is a compare-and-set that also holds the case, like a row lock, until the unit
-  of work ends: a second claim of a case held elsewhere loses with ConcurrentChange, and
-  `lock` says False. A save without a claim (reading personal data, the retention purge)
-  adds events and forgets data but never rewrites the case.
+  of work commits or ends, and `take` skips a case held elsewhere (as SKIP LOCKED does on
+  PostgreSQL). A claim of a case another open unit of work holds loses at once with
+  ConcurrentChange, where PostgreSQL would wait for the other to finish: a test cannot wait
+  on itself. On both, only events may be saved without a claim (reading personal data, the
+  retention purge); a changed case saved unclaimed is refused (UnclaimedChange).
 - Claiming outbox messages skips those another open unit of work holds (SKIP LOCKED).
 
 Not kept here: the hash chain of the event log, the compliance read model and sealing

@@ -11,7 +11,7 @@ from protocols.errors import UnknownProtocol
 from protocols.loader import LoadedProtocol
 from workflows.domain.attributes import normalise_document
 from workflows.domain.case import Case, CaseId, Event, Task, TaskId
-from workflows.domain.errors import ConcurrentChange, UnknownCase
+from workflows.domain.errors import ConcurrentChange, UnclaimedChange, UnknownCase
 from workflows.domain.ports import PinnedVersion, Retained, TaskNotice
 from workflows.store.memory.data import Message, StoredEvent, Work, fresh
 
@@ -62,6 +62,9 @@ class InMemoryCaseRepository:
     def save(self, case: Case) -> None:
         if case.id is None:
             raise UnknownCase(f"Case {case.ref} was never added; add() it before save().")
+        claimed = case.ref in self._w.cases  # added or claimed in this transaction
+        if not claimed and case.changed():
+            raise UnclaimedChange(case.ref)
         for task in case.tasks:
             if task.id is None:
                 task.id = TaskId(self._w.data.next_id())
@@ -86,7 +89,7 @@ class InMemoryCaseRepository:
             )
         # added or claimed here, the whole case is this unit of work's to write; saved without
         # a claim (an event about reading personal data), only its events are
-        if case.ref in self._w.cases:
+        if claimed:
             self._w.cases[case.ref] = fresh(case)
         settled = fresh(case)
         case.new_events, case.new_notifications = [], []
