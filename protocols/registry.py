@@ -79,11 +79,8 @@ class WatchedRegistry:
         self._registry = Registry()
 
     def current(self) -> Registry:
-        stamp = tuple(
-            (path.name, stat.st_mtime_ns, stat.st_size)
-            for path in sorted(self.directory.glob("*.yaml"))
-            if (stat := path.stat())
-        )
+        stats = [(path.name, path.stat()) for path in sorted(self.directory.glob("*.yaml"))]
+        stamp = tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
         if stamp != self._stamp:
             self._registry, self._stamp = Registry.scan(self.directory), stamp
         return self._registry

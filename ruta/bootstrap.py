@@ -8,7 +8,7 @@ from functools import cache
 
 from sqlalchemy import Engine
 
-from institutions.directory import InMemoryDirectory
+from institutions.directory import Directory, InMemoryDirectory
 from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from notifications.senders import EmailSender, FileEmailSender
@@ -89,12 +89,7 @@ def scenario_services(
     seed_directory(db)
     if inactive:
         with db.begin() as conn:
-            store = SqlDirectory(conn)
-            for inst_id in inactive:
-                found = store.institution(inst_id)
-                if found is None:
-                    raise LookupError(f"No institution {inst_id!r} in the seed directory.")
-                store.upsert([replace(found, active=False)])
+            _deactivate(SqlDirectory(conn), inactive)
     sealing = vault or Vault.from_text([new_key()], "scenario key")
     return Services(uow=lambda: SqlUnitOfWork(db, sealing), clock=clock, catalog=registry())
 
@@ -103,13 +98,18 @@ def memory_scenario_services(clock: SimulatedClock, inactive: list[str] | None =
     """Scenario services on the in-memory ports (workflows/store/memory/): the same seed
     directory as `scenario_services`, no database."""
     directory = InMemoryDirectory(load_seeds())
-    for inst_id in inactive or []:
+    _deactivate(directory, inactive or [])
+    data = MemoryData(directory=directory)
+    return Services(uow=lambda: InMemoryUnitOfWork(data), clock=clock, catalog=registry())
+
+
+def _deactivate(directory: Directory, inactive: list[str]) -> None:
+    """Close the seed institutions a scenario names as `inactive:`."""
+    for inst_id in inactive:
         found = directory.institution(inst_id)
         if found is None:
             raise LookupError(f"No institution {inst_id!r} in the seed directory.")
         directory.upsert([replace(found, active=False)])
-    data = MemoryData(directory=directory)
-    return Services(uow=lambda: InMemoryUnitOfWork(data), clock=clock, catalog=registry())
 
 
 def email_sender(cfg: Settings | None = None) -> EmailSender:

@@ -370,7 +370,7 @@ def show_case(actor: Actor, ref: str) -> None:
     facts = [
         (_("Protocol"), f"{case.protocol_id} {case.protocol_version}"),
         (_("Country"), case.country),
-        (_("Jurisdiction"), str(case.attributes.get("jurisdiction", case.country))),
+        (_("Jurisdiction"), case.jurisdiction),
         (_("Opened"), deps.when(case.opened_at, zone)),
         (_("Closed"), deps.when(case.closed_at, zone) if case.closed_at else "—"),
     ]

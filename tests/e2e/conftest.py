@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from protocols.registry import Registry
 from ruta.db import make_engine
@@ -97,5 +98,6 @@ def stop_serve(serve: subprocess.Popen[str], output: list[str]) -> None:
             serve.stdout.close()
 
 
-def stack_database(stack: Stack):  # -> Engine, for the tests' own reads and writes
+def stack_database(stack: Stack) -> Engine:
+    """The stack's database, for the tests' own reads and writes."""
     return make_engine(f"sqlite:///{stack.home / 'ruta.sqlite3'}")

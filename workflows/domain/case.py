@@ -186,6 +186,11 @@ class Case:
     def is_closed(self) -> bool:
         return self.closed_at is not None
 
+    @property
+    def jurisdiction(self) -> str:
+        """Where the case is handled: its `jurisdiction` attribute, else its country."""
+        return str(self.attributes.get("jurisdiction", self.country))
+
     def open_tasks(self) -> list[Task]:
         return [t for t in self.tasks if t.is_open]
 

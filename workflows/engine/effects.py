@@ -41,10 +41,6 @@ class Effects:
     def protocol(self) -> Protocol:
         return self.loaded.protocol
 
-    @property
-    def jurisdiction(self) -> str:
-        return str(self.case.attributes.get("jurisdiction", self.case.country))
-
     def record(self, kind: EventKind, track: str | None = None, **data: Any) -> None:
         self.case.record(kind, self.now, self.who, track, **data)
 
@@ -123,7 +119,7 @@ class Effects:
                 task=spec.id,
                 role=role,
                 country=self.case.country,
-                jurisdiction=self.jurisdiction,
+                jurisdiction=self.case.jurisdiction,
                 institution=institution,
             )
         self.notify(template, role, institution, task)

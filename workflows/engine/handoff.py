@@ -45,7 +45,7 @@ def open_handoff(
         # within one country (a smuggling case moving onto the trafficking protocol) the
         # case stays where it is; across a border it arrives at the crossing
         "jurisdiction": h.jurisdictions.get(
-            country or "", fx.jurisdiction if country == fx.protocol.country else country
+            country or "", fx.case.jurisdiction if country == fx.protocol.country else country
         ),
         "programme": h.programme,
         "protocol": target.id if target else None,

@@ -25,7 +25,7 @@ class Router:
 
     @property
     def jurisdiction(self) -> str:
-        return str(self.case.attributes.get("jurisdiction", self.case.country))
+        return self.case.jurisdiction
 
     def route(self, role: str) -> Route:
         """The institution for `role` here; a routing gap goes to the coordinator."""

@@ -63,8 +63,8 @@ class ChainWriter:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._head: tuple[int, str] | None = None  # (last event id, its hash) not yet written
-        self._prev: str | None = None
+        self._prev: str | None = None  # the hash of the last event appended (the head's)
+        self._last: int | None = None  # its id, while the head row is not yet written
 
     def append(self, rows: list[dict[str, Any]]) -> None:
         prev = self._prev
@@ -73,19 +73,18 @@ class ChainWriter:
         for row in rows:
             row["prev_hash"] = prev
             prev = row["hash"] = chain_hash(row, prev)
-        last = max(self._conn.execute(_INSERT_EVENTS, rows).scalars())
-        self._prev, self._head = prev, (last, prev)
+        self._last = max(self._conn.execute(_INSERT_EVENTS, rows).scalars())
+        self._prev = prev
 
     def flush(self) -> None:
         """Write the head (before the commit); the next transaction locks it again."""
-        if self._head is not None:
-            event_id, hash_ = self._head
-            self._conn.execute(_MOVE_HEAD, {"event_id": event_id, "hash": hash_})
+        if self._last is not None:
+            self._conn.execute(_MOVE_HEAD, {"event_id": self._last, "hash": self._prev})
         self.forget()
 
     def forget(self) -> None:
         """Drop what this transaction appended (it was rolled back)."""
-        self._head = self._prev = None
+        self._prev = self._last = None
 
 
 def verify_chain(conn: Connection, batch: int = 5000) -> tuple[int, int | None, str]:

@@ -144,7 +144,7 @@ class SqlCaseRepository(SqlPersons):
                 protocol_version=case.protocol_version,
                 protocol_hash=case.protocol_hash,
                 country=case.country,
-                jurisdiction=str(case.attributes.get("jurisdiction", case.country)),
+                jurisdiction=case.jurisdiction,
                 attributes=case.attributes,
                 opened_at=case.opened_at,
                 version=case.version,
@@ -276,7 +276,7 @@ class SqlCaseRepository(SqlPersons):
         values: dict[str, Any] = {}
         if case.attributes_dirty:
             values["attributes"] = case.attributes
-            values["jurisdiction"] = str(case.attributes.get("jurisdiction", case.country))
+            values["jurisdiction"] = case.jurisdiction
         if case.lead_dirty:
             values["lead_institution"] = case.lead_institution
         if case.closed_at is not None:

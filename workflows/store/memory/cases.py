@@ -13,7 +13,7 @@ from workflows.domain.attributes import normalise_document
 from workflows.domain.case import Case, CaseId, Event, Task, TaskId
 from workflows.domain.errors import ConcurrentChange, UnclaimedChange, UnknownCase
 from workflows.domain.ports import PinnedVersion, Retained, TaskNotice
-from workflows.store.memory.data import Message, StoredEvent, Work, fresh
+from workflows.store.memory.data import Message, StoredEvent, Work, fresh, settle
 
 
 class InMemoryCaseRepository:
@@ -91,16 +91,7 @@ class InMemoryCaseRepository:
         # a claim (an event about reading personal data), only its events are
         if claimed:
             self._w.cases[case.ref] = fresh(case)
-        settled = fresh(case)
-        case.new_events, case.new_notifications = [], []
-        case.new_consents, case.new_approvals, case.new_links = [], [], []
-        case.attributes_dirty = case.lead_dirty = False
-        for name, track in case.tracks.items():
-            track.is_new, track.dirty = settled.tracks[name].is_new, False
-        for task in case.tasks:
-            task.dirty = False
-        for deadline in case.deadlines:
-            deadline.dirty = False
+        settle(case)
 
     def events(self, case: Case) -> list[Event]:
         stored = [*self._w.data.events, *self._w.events]

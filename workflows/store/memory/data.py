@@ -67,16 +67,21 @@ class MemoryData:
 def fresh(case: Case) -> Case:
     """A caller's own copy of a stored case, with nothing pending."""
     out = copy.deepcopy(case)
-    out.new_events, out.new_notifications = [], []
-    out.new_consents, out.new_approvals, out.new_links = [], [], []
-    out.attributes_dirty = out.lead_dirty = False
-    for track in out.tracks.values():
-        track.is_new = track.dirty = False
-    for task in out.tasks:
-        task.dirty = False
-    for deadline in out.deadlines:
-        deadline.dirty = False
+    settle(out)
     return out
+
+
+def settle(case: Case) -> None:
+    """Nothing pending on the case any more: what a save leaves, as SQL's does."""
+    case.new_events, case.new_notifications = [], []
+    case.new_consents, case.new_approvals, case.new_links = [], [], []
+    case.attributes_dirty = case.lead_dirty = False
+    for track in case.tracks.values():
+        track.is_new = track.dirty = False
+    for task in case.tasks:
+        task.dirty = False
+    for deadline in case.deadlines:
+        deadline.dirty = False
 
 
 class Work:
