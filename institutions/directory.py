@@ -8,6 +8,7 @@ flagged as a routing gap so the gap is counted and can be closed.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -127,6 +128,13 @@ class InMemoryDirectory:
         self._users = {u.username: u for u in users}
         # username -> (password hash, failed sign-ins in a row, locked until)
         self._credentials: dict[str, tuple[str | None, int, datetime | None]] = {}
+
+    def __deepcopy__(self, memo: dict[int, object]) -> InMemoryDirectory:
+        """A copy with its own dictionaries; the records in them are frozen, so shared (each
+        in-memory unit of work copies the directory: a deep copy made that the slow part)."""
+        out = copy.copy(self)
+        out.__dict__.update({k: copy.copy(v) for k, v in vars(self).items()})
+        return out
 
     def candidates(self, country: str, role: str, jurisdiction: str) -> list[Institution]:
         mine = (i for i in self._institutions.values() if i.country == country)

@@ -7,16 +7,18 @@
 - A manager reads compliance figures for their countries; no case, no identity.
 - An admin keeps the directory; no case data.
 - A decision (an approval, an extension) is for the role the protocol names: an officer
-  records it only if their institution fills that role in the case's country.
+  records it only if the case routes that role to their institution (or to one up the
+  case's jurisdiction chain that also fills it).
 - The system (sweep, scenario runner, engine tests) may do everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
-from institutions.domain import Institution, User
+from institutions.domain import User
 from workflows.domain.case import Case, Task
 from workflows.domain.errors import NotAuthorised
 
@@ -145,18 +147,23 @@ def require_casebook(actor: Actor, doing: str = "list cases") -> None:
 
 
 def require_fills(
-    actor: Actor, case: Case, institution: Institution | None, role: str, doing: str
+    actor: Actor, case: Case, fillers: Collection[str], role: str, doing: str
 ) -> None:
-    """Focal points record decisions on behalf of a role; others must fill the role.
+    """Focal points record decisions on behalf of a role; an officer must be of an institution
+    that takes the role for this case.
 
-    `institution` is the actor's own institution as the directory has it (None: unknown).
+    `fillers` are those institutions: the one the case routes the role to and the others on
+    its jurisdiction chain (the same place or above it); an institution filling the role
+    elsewhere in the country has no part in the case.
     """
     if actor.is_system or (actor.role == "focal_point" and case.country in actor.countries):
         return
-    if institution is None or role not in institution.roles or institution.country != case.country:
-        raise NotAuthorised(
-            f"{actor.describe()} may not {doing} on case {case.ref}: that is for {role}."
-        )
+    if actor.role in ("officer", "focal_point") and actor.institution in fillers:
+        return
+    raise NotAuthorised(
+        f"{actor.describe()} may not {doing} on case {case.ref}: that is for {role} where the "
+        f"case is ({case.jurisdiction})."
+    )
 
 
 def require_admin(actor: Actor, doing: str) -> None:

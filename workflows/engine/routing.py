@@ -37,6 +37,13 @@ class Router:
         p = self.protocol
         return reroute(self.directory, p.country, role, self.jurisdiction, p.coordinator, tried)
 
+    def fillers(self, role: str) -> frozenset[str]:
+        """The institutions that take `role` for this case: the one it routes to and the others
+        on its jurisdiction chain (the same place or above it); a routing gap's coordinator."""
+        p = self.protocol
+        found = self.directory.candidates(p.country, role, self.jurisdiction)
+        return frozenset(i.id for i in found) or frozenset({self.route(role).institution})
+
     def lead_institution(self) -> str:
         """The focal point's institution: where returned tasks and case-lead news go."""
         return self.route(self.protocol.case_lead).institution

@@ -224,8 +224,7 @@ def approve(
 
 
 def _require_fills(ch: Change, actor: Actor, role: str, doing: str) -> None:
-    institution = ch.uow.directory.institution(actor.institution or "")
-    require_fills(actor, ch.case, institution, role, doing)
+    require_fills(actor, ch.case, ch.engine.router.fillers(role), role, doing)
 
 
 def _focal_point_or_institution(actor: Actor) -> Callable[[Case], None]:

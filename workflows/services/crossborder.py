@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from protocols.schema import BUILTIN_ATTRIBUTES, PERSON_FIELDS, ConsentGuard
-from workflows.domain.access import Actor
+from workflows.domain.access import Actor, require_responder
 from workflows.domain.case import Case, CaseLink, Task
-from workflows.domain.errors import InvalidInput, NotAuthorised, TaskNotOpen
+from workflows.domain.errors import InvalidInput, TaskNotOpen
 from workflows.domain.events import EventKind
 from workflows.domain.guards import GuardContext, holds
 from workflows.domain.ports import Services, UnitOfWork
@@ -95,15 +95,10 @@ def confirm_arrival(
 
         def check(sending_case: Case) -> None:
             task = find_task(sending_case, task_id)
-            allowed = actor.is_system or (
-                actor.institution == task.institution
-                or (actor.role == "focal_point" and receiving.country in actor.countries)
-            )
-            if not allowed:
-                raise NotAuthorised(
-                    f"{actor.describe()} may not confirm the arrival for case {receiving_ref}; "
-                    f"that is for {task.institution} or a {receiving.country} focal point."
-                )
+            # the receiving country's focal points, or the institution the handoff task is
+            # addressed to making a responder's move (its officers, not its managers)
+            if not (actor.role == "focal_point" and receiving.country in actor.countries):
+                require_responder(actor, sending_case, task, "confirm the arrival for")
             if not task.is_open:
                 raise TaskNotOpen(
                     f"The handoff task of case {sending_case.ref} is {task.status}; the "
