@@ -4,8 +4,8 @@ A `Snapshot` keeps every row of the given cases (tasks, tracks, deadlines ... ea
 a `case_id`), the case rows themselves, the audit-chain head and the highest id of the
 append-only tables. `restore()` deletes what came after and writes the kept rows back, in one
 transaction. The event log is append-only by trigger; the restore lifts the triggers for its
-own transaction only (PostgreSQL: DISABLE TRIGGER; SQLite: drop and re-create them) and
-works on benchmark data only.
+own transaction only (PostgreSQL: DISABLE TRIGGER; SQLite: drop and re-create them), and
+those that keep the chain head, and works on benchmark data only.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy import update as sql_update
 from workflows.store import tables
 
 APPEND_ONLY = (tables.events, tables.outbox)  # rows past the kept maximum id are deleted
+GUARDED = ("events", "audit_head")  # their triggers refuse what a restore does
 
 
 def _per_case() -> list[Table]:
@@ -95,10 +96,14 @@ class Snapshot:
 
 def _lift_triggers(conn: Connection) -> list[str]:
     if conn.dialect.name == "postgresql":
-        conn.execute(text("ALTER TABLE events DISABLE TRIGGER USER"))
+        for table in GUARDED:
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         return []
     found = conn.execute(
-        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name IN ('events', 'audit_head')"
+        )
     ).all()
     for name, _ in found:
         conn.execute(text(f'DROP TRIGGER "{name}"'))
@@ -107,6 +112,7 @@ def _lift_triggers(conn: Connection) -> list[str]:
 
 def _put_back_triggers(conn: Connection, triggers: list[str]) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(text("ALTER TABLE events ENABLE TRIGGER USER"))
+        for table in GUARDED:
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
     for sql in triggers:
         conn.exec_driver_sql(sql)  # as stored: no bind parameters parsed out of it

@@ -27,6 +27,7 @@ from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
 from ruta import bootstrap, keys, logs
+from ruta.cli_audit import app as audit_app
 from ruta.cli_institutions import app as institutions_app
 from ruta.cli_privacy import keys_app, purge
 from ruta.db import current_revision, upgrade
@@ -36,7 +37,6 @@ from workflows.engine.machine import diagram as draw
 from workflows.services.dispatch import dispatch as send_outbox
 from workflows.services.sweep import sweep as sweep_deadlines
 from workflows.store import facts, tables
-from workflows.store.audit import verify_chain
 from workflows.store.vault import VaultError
 
 app = typer.Typer(
@@ -54,7 +54,6 @@ app.add_typer(protocols_app, name="protocols")
 app.add_typer(institutions_app, name="institutions")
 users_app = typer.Typer(help="People who sign in: one institution, one role.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-audit_app = typer.Typer(help="The tamper-evident event log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(keys_app, name="keys")
@@ -474,20 +473,6 @@ def users_list() -> None:
         scope = ",".join(sorted(u.countries)) or "-"
         state = "" if u.active else "  (deactivated)"
         _say(f"{u.username:<24}{u.role:<13}{u.institution:<36}{scope}{state}")
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the event hash chain; exit 1 naming the first broken event."""
-    with bootstrap.engine().connect() as conn:
-        checked, broken, why = verify_chain(conn)
-    if broken is None:
-        _say(f"Audit chain intact: {checked} events.")
-        return
-    raise _fail(
-        f"Audit chain BROKEN at event {broken}: {why} ({checked} events before it are intact).",
-        code=1,
-    )
 
 
 @compliance_app.command("rebuild")

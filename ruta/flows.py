@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow, serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
-from ruta import bootstrap
+from ruta import anchors, bootstrap
 from workflows.services import retention
 from workflows.services.dispatch import dispatch
 from workflows.services.snapshots import take_snapshot
@@ -63,12 +63,20 @@ async def outbox_dispatch() -> dict[str, int]:
 
 @flow(name="nightly", persist_result=False, log_prints=False)
 async def nightly() -> dict[str, int]:
-    """Purge personal data past its retention period, then record the compliance figures."""
+    """Purge personal data past its retention period, record the compliance figures (each
+    with the audit chain's head), and append the head to the anchor file outside the database."""
 
     def run() -> dict[str, int]:
-        svc = bootstrap.services()
+        cfg = bootstrap.settings()
+        svc = bootstrap.services(cfg)
         purged = len(retention.purge(svc))
-        return {"purged": purged, "countries": take_snapshot(svc)}
+        countries = take_snapshot(svc)
+        db = bootstrap.engine(cfg)
+        try:
+            anchors.take(db, cfg.anchors_file, svc.clock.now())
+        finally:
+            db.dispose()
+        return {"purged": purged, "countries": countries}
 
     return await asyncio.to_thread(run)
 

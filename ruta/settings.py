@@ -40,12 +40,21 @@ class Settings(BaseSettings):
         default=False, description="SendGrid sandbox mode: validated, never delivered"
     )
 
+    audit_anchors: Path | None = Field(
+        default=None,
+        description="Audit chain anchors, appended; default: RUTA_HOME/audit-anchors.jsonl",
+    )
+
     sweep_seconds: int = Field(default=60, ge=1, description="deadline-sweep interval")
     dispatch_seconds: int = Field(default=30, ge=1, description="outbox-dispatch interval")
 
     @property
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
+
+    @property
+    def anchors_file(self) -> Path:
+        return self.audit_anchors or self.home / "audit-anchors.jsonl"
 
     @property
     def resolved_database_url(self) -> str:

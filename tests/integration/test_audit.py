@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from tests.conftest import FOCAL_CO, VAULT
 from workflows.domain.ports import Services
 from workflows.services import cases
-from workflows.store.audit import verify_chain
+from workflows.store.audit_verify import check_chain
 from workflows.store.uow import SqlUnitOfWork
 
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
@@ -21,9 +21,9 @@ def test_every_event_is_chained_and_the_chain_verifies(svc, test_protocol, engin
     ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     cases.record_consent(svc, ref, "assistance", True, FOCAL_CO)
     with engine.connect() as conn:
-        checked, broken, why = verify_chain(conn)
-    assert (broken, why) == (None, "")
-    assert checked >= 4
+        result = check_chain(conn)
+    assert result.problems == []
+    assert result.events == result.intact >= 4
 
 
 def test_editing_or_deleting_an_event_is_refused_by_the_database(svc, test_protocol, engine):
@@ -32,7 +32,7 @@ def test_editing_or_deleting_an_event_is_refused_by_the_database(svc, test_proto
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
     with engine.connect() as conn:
-        assert verify_chain(conn)[1] is None
+        assert check_chain(conn).ok
 
 
 def test_an_edit_forced_past_the_trigger_is_named_by_verify(svc, test_protocol, engine):
@@ -49,10 +49,9 @@ def test_an_edit_forced_past_the_trigger_is_named_by_verify(svc, test_protocol, 
             conn.execute(text("DROP TRIGGER events_no_update"))
             conn.execute(text(f"UPDATE events SET actor = 'forged' WHERE id = {victim}"))
     with engine.connect() as conn:
-        checked, broken, why = verify_chain(conn)
-    assert broken == victim
-    assert "content" in why
-    assert checked == 1
+        result = check_chain(conn)
+    assert result.problems == [f"Event {victim} was altered: its content does not match its hash."]
+    assert result.intact == 1
 
 
 def test_concurrent_writers_never_fork_the_chain(svc, test_protocol, engine):
@@ -73,4 +72,4 @@ def test_concurrent_writers_never_fork_the_chain(svc, test_protocol, engine):
         t.join()
     assert not errors
     with engine.connect() as conn:
-        assert verify_chain(conn)[1] is None
+        assert check_chain(conn).ok

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from protocols.registry import Registry
 from ruta import bootstrap
@@ -80,7 +81,11 @@ def test_the_flows_sweep_dispatch_and_snapshot(harness, home):
     assert asyncio.run(nightly()) == {"purged": 0, "countries": 1}
     with bootstrap.engine().connect() as conn:  # the snapshot anchors the audit chain's head
         (figures,) = conn.execute(select(tables.compliance_snapshots.c.figures)).scalars()
-        head = conn.execute(select(tables.audit_head.c.hash)).scalar_one()
-    assert figures["audit_head"]["hash"] == head
+        head = conn.execute(select(tables.audit_head.c.event_id, tables.audit_head.c.hash)).one()
+        events = conn.execute(select(func.count()).select_from(tables.events)).scalar_one()
+    assert figures["audit_head"] == {"event_id": head[0], "hash": head[1], "count": events}
+    # and so does a line appended to the anchor file, outside the database
+    (line,) = (home / "audit-anchors.jsonl").read_text().splitlines()
+    assert json.loads(line) == figures["audit_head"] | {"at": json.loads(line)["at"]}
     # the flows returned counts only: nothing about a person reaches Prefect
     assert set(swept) == {"cases", "handled", "skipped"}

@@ -3,7 +3,8 @@
 `hash = sha256(canonical JSON of {case_id, at, actor, kind, track, data, prev})`, with
 `sort_keys` and no spaces, from the genesis hash "0" * 64. Appends are serialised by locking
 the one-row `audit_head` before reading it (`ChainWriter`), so concurrent writers
-never fork the chain; database triggers refuse UPDATE and DELETE on `events`.
+never fork the chain; database triggers refuse UPDATE, DELETE and TRUNCATE on `events` and
+the deletion of its head. `audit_verify.py` checks the chain.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, update
 
 from workflows.store import tables
 
@@ -85,30 +86,3 @@ class ChainWriter:
     def forget(self) -> None:
         """Drop what this transaction appended (it was rolled back)."""
         self._prev = self._last = None
-
-
-def verify_chain(conn: Connection, batch: int = 5000) -> tuple[int, int | None, str]:
-    """Recompute the event hash chain: (events checked, first broken event id, why)."""
-    e, h = tables.events, tables.audit_head
-    prev, checked, last_id = GENESIS, 0, 0
-    columns = (e.c.id, e.c.case_id, e.c.at, e.c.actor, e.c.kind, e.c.track, e.c.data)
-    while True:
-        rows = conn.execute(
-            select(*columns, e.c.prev_hash, e.c.hash)
-            .where(e.c.id > last_id)
-            .order_by(e.c.id)
-            .limit(batch)
-        ).mappings()
-        chunk = list(rows)
-        if not chunk:
-            break
-        for row in chunk:
-            if row["prev_hash"] != prev:
-                return checked, row["id"], "its previous-hash link does not match the event before"
-            if chain_hash(dict(row), prev) != row["hash"]:
-                return checked, row["id"], "its content does not match its hash"
-            prev, last_id, checked = row["hash"], row["id"], checked + 1
-    head = conn.execute(select(h.c.event_id, h.c.hash).where(h.c.id == 1)).first()
-    if head is None or head.hash != prev or head.event_id != last_id:
-        return checked, last_id or None, "the chain head does not match the last event"
-    return checked, None, ""

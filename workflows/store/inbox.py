@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, insert, sele
 from workflows.domain.case import OPEN_TASK_STATUSES
 from workflows.domain.ports import ComplianceCounts, InboxRow
 from workflows.store import tables
+from workflows.store.audit_verify import head_now
 
 
 class SqlInbox:
@@ -140,9 +141,8 @@ class SqlInbox:
     def record_snapshot(self, at: datetime, figures: list[ComplianceCounts]) -> None:
         """Store the figures, each with the audit chain's head at that moment (an anchor:
         a later rewrite of the event log no longer matches the recorded head)."""
-        h = tables.audit_head
-        head = self._conn.execute(select(h.c.event_id, h.c.hash).where(h.c.id == 1)).first()
-        anchor = {"event_id": head.event_id, "hash": head.hash} if head else None
+        head = head_now(self._conn)
+        anchor = dict(zip(("event_id", "hash", "count"), head, strict=True)) if head else None
         for counts in figures:
             data: dict[str, object] = dict(asdict(counts))
             data["audit_head"] = anchor
