@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,11 @@ def rewrite_snapshots(conn: Connection) -> None:
         conn.execute(update(s).where(s.c.id == snapshot_id).values(figures=figures))
 
 
-def rewind_head(conn: Connection, to: int) -> None:
-    digest = conn.execute(select(E.c.hash).where(E.c.id == to)).scalar() if to else GENESIS
-    conn.execute(update(HEAD).values(event_id=to, hash=digest))
+def cut_after(conn: Connection, keep: int) -> None:
+    """Delete the events after `keep` and move the head back to it (0: the empty log)."""
+    conn.execute(delete(E).where(E.c.id > keep))
+    digest = conn.execute(select(E.c.hash).where(E.c.id == keep)).scalar() if keep else GENESIS
+    conn.execute(update(HEAD).values(event_id=keep, hash=digest))
 
 
 def test_an_event_whose_data_is_no_longer_json_is_named_as_altered(
@@ -161,9 +164,7 @@ def test_a_cut_tail_with_its_head_rewound_fails_against_an_earlier_anchor(
     ids = some_events(svc, test_protocol, engine, n=2)
     assert cli("audit", "anchor")[0] == 0
     keep = ids[2]
-    forced(
-        engine, lambda conn: (conn.execute(delete(E).where(E.c.id > keep)), rewind_head(conn, keep))
-    )
+    forced(engine, partial(cut_after, keep=keep))
     with engine.connect() as conn:
         assert check_chain(conn).ok  # the chain alone cannot tell
     code, out = cli("audit", "verify")
@@ -177,7 +178,7 @@ def test_an_emptied_log_with_its_head_rewound_fails_against_an_earlier_anchor(
 ):
     ids = some_events(svc, test_protocol, engine)
     assert cli("audit", "anchor")[0] == 0
-    forced(engine, lambda conn: (conn.execute(delete(E)), rewind_head(conn, 0)))
+    forced(engine, partial(cut_after, keep=0))
     with engine.connect() as conn:
         assert check_chain(conn).ok  # an empty log agrees with a genesis head
     code, out = cli("audit", "verify")
