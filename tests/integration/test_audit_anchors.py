@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -19,13 +20,14 @@ from typer.testing import CliRunner
 from ruta import bootstrap
 from ruta.cli import app
 from ruta.db import upgrade
-from tests.conftest import FOCAL_CO
+from tests.conftest import FOCAL_CO, VAULT
 from workflows.domain.ports import Services
 from workflows.services import cases
 from workflows.services.snapshots import take_snapshot
 from workflows.store import tables
 from workflows.store.audit import GENESIS, chain_hash
 from workflows.store.audit_verify import check_chain
+from workflows.store.uow import SqlUnitOfWork
 
 ADULT = {"jurisdiction": "CO-NAR", "minor": False, "nationality": "VE"}
 E, HEAD = tables.events, tables.audit_head
@@ -264,3 +266,29 @@ def test_an_anchor_of_an_empty_log_holds_what_comes_after(svc, test_protocol, en
     some_events(svc, test_protocol, engine)
     code, out = cli("audit", "verify")
     assert code == 0, out
+
+
+def test_verify_while_cases_are_written_never_reports_a_break(svc, test_protocol, engine):
+    cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)  # the protocol version is stored once
+    errors = list[BaseException]()
+
+    def write() -> None:
+        own = Services(lambda: SqlUnitOfWork(engine, VAULT), svc.clock, svc.catalog)
+        try:
+            for _ in range(15):
+                cases.open_case(own, test_protocol, ADULT, FOCAL_CO)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write) for _ in range(2)]
+    for t in writers:
+        t.start()
+    results = []
+    while any(t.is_alive() for t in writers):
+        with engine.connect() as conn:
+            results.append(check_chain(conn, batch=7))
+    for t in writers:
+        t.join()
+    assert not errors
+    assert [r.problems for r in results] == [[]] * len(results)
+    assert len({r.events for r in results}) > 1  # the writers did write meanwhile

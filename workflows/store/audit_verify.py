@@ -57,15 +57,23 @@ def head_now(conn: Connection) -> tuple[int, str, int] | None:
 
 def check_chain(conn: Connection, anchors: Iterable[Anchor] = (), batch: int = 5000) -> ChainCheck:
     """Recompute the hash chain, hold it to its head row, to the given anchors and to the
-    anchors the compliance snapshots recorded; name every event found altered or missing."""
-    recorded, problems = snapshot_anchors(conn)
+    anchors the compliance snapshots recorded; name every event found altered or missing.
+
+    The head is read first and the chain walked up to it: writers appending meanwhile commit
+    their events with the head that names them, so what they add lies past the head read
+    here and is checked next time, never taken for a break.
+    """
+    recorded, problems = snapshot_anchors(conn)  # before the head: they name no later event
     held = [*anchors, *recorded]
+    h = tables.audit_head
+    top = conn.execute(select(h.c.event_id, h.c.hash).where(h.c.id == 1)).first()
+    head = None if top is None else (int(top[0]), str(top[1]))
     wanted = {a.event_id for a in held}
     found: dict[int, tuple[int, str | None]] = {}  # anchored event id -> (position, hash)
     prev, events, intact, last_id, broken = GENESIS, 0, 0, 0, False
     # how SQLAlchemy reads `at` on this database, applied per event (a bad value is reported)
     stamp = tables.events.c.at.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None)
-    for row in _events(conn, batch):
+    for row in _events(conn, batch, head[0] if head else None):
         events += 1
         if row.id in wanted:
             found[row.id] = (events, row.hash)
@@ -77,7 +85,8 @@ def check_chain(conn: Connection, anchors: Iterable[Anchor] = (), batch: int = 5
             else:
                 intact += 1
         prev, last_id = row.hash, row.id
-    problems += _against_head(conn, events, last_id, prev)
+    problems += _against_head(head, events, last_id, prev)
+    problems += _past_head(conn)
     for anchor in held:
         problems += _against_anchor(anchor, found.get(anchor.event_id), events, last_id)
     return ChainCheck(events, intact, len(held), problems)
@@ -105,9 +114,9 @@ def snapshot_anchors(conn: Connection) -> tuple[list[Anchor], list[str]]:
     return list(anchors.values()), problems
 
 
-def _events(conn: Connection, batch: int) -> Iterator[Row[Any]]:
-    """Every event in id order, `at` and `data` as the database holds them (a tampered value
-    must be reported, not raise while the row is read)."""
+def _events(conn: Connection, batch: int, upto: int | None) -> Iterator[Row[Any]]:
+    """The events up to `upto` (None: all) in id order, `at` and `data` as the database holds
+    them (a tampered value must be reported, not raise while the row is read)."""
     e = tables.events
     columns = (
         e.c.id,
@@ -123,6 +132,8 @@ def _events(conn: Connection, batch: int) -> Iterator[Row[Any]]:
     last_id = 0
     while True:
         query = select(*columns).where(e.c.id > last_id).order_by(e.c.id).limit(batch)
+        if upto is not None:
+            query = query.where(e.c.id <= upto)
         chunk = conn.execute(query).all()
         if not chunk:
             return
@@ -144,25 +155,35 @@ def _fault(row: Row[Any], prev: str, stamp: Any) -> str:
     return "its content does not match its hash"
 
 
-def _against_head(conn: Connection, events: int, last_id: int, last_hash: str) -> list[str]:
-    h = tables.audit_head
-    head = conn.execute(select(h.c.event_id, h.c.hash).where(h.c.id == 1)).first()
+def _against_head(
+    head: tuple[int, str] | None, events: int, last_id: int, last_hash: str
+) -> list[str]:
     ends = f"the log ends at event {last_id} ({events} events)" if events else "the log is empty"
     if head is None:
         return [f"The chain head is missing (its row was deleted); {ends}."]
-    if head.event_id > last_id:
+    head_id, head_hash = head
+    if head_id > last_id:
         return [
-            f"Events {last_id + 1} to {head.event_id} are missing: the chain head names event "
-            f"{head.event_id}, but {ends} (the log was emptied or its tail cut)."
+            f"Events {last_id + 1} to {head_id} are missing: the chain head names event "
+            f"{head_id}, but {ends} (the log was emptied or its tail cut)."
         ]
-    if head.event_id < last_id:
-        return [
-            f"Events {head.event_id + 1} to {last_id} lie past the chain head (event "
-            f"{head.event_id}): written around the chain, or the head was moved back."
-        ]
-    if head.hash != last_hash:
+    if head_hash != last_hash:
         return [f"The chain head's hash does not match event {last_id}, the last in the log."]
     return []
+
+
+def _past_head(conn: Connection) -> list[str]:
+    """Events no head names: read with the head in one statement (one snapshot), so a writer
+    committing meanwhile is not taken for one."""
+    h, e = tables.audit_head, tables.events
+    last = select(func.max(e.c.id)).scalar_subquery()
+    row = conn.execute(select(h.c.event_id, last).where(h.c.id == 1)).first()
+    if row is None or row[1] is None or row[1] <= row[0]:
+        return []
+    return [
+        f"Events {row[0] + 1} to {row[1]} lie past the chain head (event {row[0]}): written "
+        "around the chain, or the head was moved back."
+    ]
 
 
 def _against_anchor(
