@@ -123,6 +123,35 @@ def test_an_event_whose_data_is_no_longer_json_is_named_as_altered(
     assert "1 events intact before the first altered one" in out
 
 
+def test_an_event_whose_time_is_no_longer_a_time_is_named_as_altered(svc, test_protocol, engine):
+    victim = some_events(svc, test_protocol, engine)[2]
+    broken = f"UPDATE events SET at = '2026-02-30 25:00:00' WHERE id = {victim}"
+    if engine.dialect.name == "postgresql":  # a timestamp column refuses what is not a time
+        with pytest.raises(DBAPIError, match="out of range"):
+            forced(engine, lambda conn: conn.execute(text(broken)))
+        return
+    forced(engine, lambda conn: conn.execute(text(broken)))
+    with engine.connect() as conn:
+        result = check_chain(conn)
+    assert result.problems == [f"Event {victim} was altered: its content can no longer be read."]
+    assert result.intact == 2
+
+
+def test_events_past_a_head_moved_back_are_named(svc, test_protocol, engine):
+    ids = some_events(svc, test_protocol, engine)
+
+    def move_back(conn: Connection) -> None:
+        digest = conn.execute(select(E.c.hash).where(E.c.id == ids[1])).scalar_one()
+        conn.execute(update(HEAD).values(event_id=ids[1], hash=digest))
+
+    forced(engine, move_back)
+    with engine.connect() as conn:
+        assert check_chain(conn).problems == [
+            f"Events {ids[1] + 1} to {ids[-1]} lie past the chain head (event {ids[1]}): "
+            "written around the chain, or the head was moved back."
+        ]
+
+
 @pytest.mark.postgres
 def test_truncating_the_log_or_its_head_is_refused_on_postgresql(database):
     engine = database("postgres")
