@@ -26,7 +26,10 @@ def _fail(text: str, code: int = INVALID) -> typer.Exit:
 def audit_anchor(
     path: Annotated[
         Path | None,
-        typer.Option("--path", help="Anchor file (default: RUTA_AUDIT_ANCHORS or RUTA_HOME/)"),
+        typer.Option(
+            "--path",
+            help="Anchor file; default: RUTA_AUDIT_ANCHORS or RUTA_HOME/audit-anchors.jsonl",
+        ),
     ] = None,
 ) -> None:
     """Append the chain's head (last event, its hash, the time, the events up to it) to the
@@ -48,7 +51,10 @@ def audit_anchor(
 def audit_verify(
     anchor_file: Annotated[
         Path | None,
-        typer.Option("--anchors", help="Anchor file (default: RUTA_AUDIT_ANCHORS or RUTA_HOME/)"),
+        typer.Option(
+            "--anchors",
+            help="Anchor file; default: RUTA_AUDIT_ANCHORS or RUTA_HOME/audit-anchors.jsonl",
+        ),
     ] = None,
 ) -> None:
     """Recompute the event hash chain and hold it to its head and to every anchor (the anchor
