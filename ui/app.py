@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from institutions.accounts import SignInRefused
+from institutions.accounts import LOCKOUT, MAX_FAILURES, SignInRefused
 from ruta import logs
 from ui import deps, i18n
 from ui.deps import _
@@ -40,13 +40,13 @@ def sign_in() -> None:
         svc = deps.services()
         try:
             user = accounts.sign_in(svc, username, password)
-        except SignInRefused as refused:
+        except SignInRefused:  # one answer for every reason, so it tells nothing
             st.error(
-                {
-                    "wrong": _("Wrong user name or password."),
-                    "locked": _("Too many failed attempts: the account is locked for 15 minutes."),
-                    "deactivated": _("This account is deactivated; ask your administrator."),
-                }[refused.code]
+                _(
+                    "Sign-in refused: wrong user name or password, or the account is locked "
+                    "or deactivated. {failures} failed attempts in a row lock an account for "
+                    "{minutes} minutes; ask your administrator if it persists."
+                ).format(failures=MAX_FAILURES, minutes=int(LOCKOUT.total_seconds() // 60))
             )
             return
         st.session_state["user"] = user

@@ -247,6 +247,11 @@ def event_kinds() -> dict[str, str]:
         "personal_data_viewed": _("Personal data viewed"),
         "personal_data_searched": _("Found by document number"),
         "personal_data_purged": _("Personal data purged (retention)"),
+        "user_added": _("User added"),
+        "user_deactivated": _("User deactivated"),
+        "user_activated": _("User reactivated"),
+        "user_role_changed": _("User's role or countries changed"),
+        "user_password_reset": _("User's password reset"),
     }
 
 
