@@ -131,16 +131,19 @@ def titles() -> dict[str, str]:
 def signed_out_page() -> None:
     if st.session_state.pop("signed_out_idle", False):
         st.info(_("You were signed out after 30 minutes without activity."))
+    if st.session_state.pop("signed_out_deactivated", False):
+        st.info(_("Your account was deactivated, so you were signed out."))
     sign_in()
 
 
 single_sign_on()
-signed_in = deps.user()
-if signed_in is None:
+if deps.user() is None:
     # a navigation of its own, so Streamlit never lists the page files to a signed-out visitor
     st.navigation([st.Page(signed_out_page, title="Ruta")], position="hidden").run()
     st.stop()
-deps.actor()  # the idle timeout; every page checks it again
+# the idle timeout and the user as the directory has them now (deactivated: signed out; a
+# new role or scope: the menu and every page follow it); every page checks it again
+signed_in = deps.actor()
 sidebar()
 pages = [
     st.Page(str(PAGES / f"{name}.py"), title=titles()[name], url_path=name, default=(i == 0))

@@ -468,6 +468,25 @@ def test_failures_are_counted_atomically_and_a_lock_that_ran_out_counts_anew(por
         assert uow.accounts.credentials("ana") == ("y", 0, None)
 
 
+def test_events_of_no_case_are_kept_in_order_apart_from_the_cases_events(
+    ports, test_protocol, clock
+):
+    opened(ports, test_protocol)  # a case's events are not events of no case
+    added = Event(EventKind.user_added, clock.now(), "system:cli", {"username": "ana"})
+    off = Event(EventKind.user_deactivated, clock.now(), "system:cli", {"username": "ana"})
+    with ports.uow() as uow:
+        uow.events.record(added)
+        assert uow.events.recorded() == [added]  # a unit of work reads its own writes
+    with ports.uow() as uow:  # not committed: not kept
+        assert uow.events.recorded() == []
+        uow.events.record(added)
+        uow.events.record(off)
+        uow.commit()
+    with ports.uow() as uow:
+        assert uow.events.recorded() == [added, off]
+        assert uow.events.recorded(limit=1) == [off]
+
+
 def test_a_directory_change_rolled_back_is_forgotten_and_a_committed_one_is_seen(ports):
     """The SQL directory keeps what it read per process while the database's revision stands
     (institutions/store.py): a change is seen at once, a rolled-back one never."""
