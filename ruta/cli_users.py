@@ -18,6 +18,7 @@ from ruta import bootstrap
 from workflows.domain.access import Actor
 from workflows.domain.ports import Services
 from workflows.services import admin
+from workflows.store.vault import VaultError
 
 app = typer.Typer(help="People who sign in: one institution, one role.", no_args_is_help=True)
 
@@ -48,7 +49,7 @@ def _services() -> Iterator[Services]:
     """The configured services; a refused change or an unusable database as one line."""
     try:
         yield bootstrap.services()
-    except (UnknownUser, UnknownInstitution) as exc:
+    except (UnknownUser, UnknownInstitution, VaultError) as exc:  # VaultError: no key
         raise _fail(str(exc)) from None
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc

@@ -134,6 +134,14 @@ def test_reset_password_asks_twice_without_echoing_and_refuses_a_short_one(cli):
     assert accounts.sign_in(cli, "fp.narino", SECOND)
 
 
+def test_without_the_key_file_the_commands_say_what_to_do_in_one_line(cli, tmp_path):
+    (tmp_path / "home" / "secret.key").unlink()
+    listed = run("users", "list")
+    assert (listed.exit_code, listed.output.count("\n")) == (2, 1)
+    assert "No encryption key:" in listed.output
+    assert "run `ruta init` or set RUTA_SECRET_KEY" in listed.output
+
+
 def test_commands_on_an_unknown_user_or_with_a_bad_role_say_so_in_one_line(cli):
     for args in (
         ["deactivate", "nobody"],
