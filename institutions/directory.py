@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from institutions.domain import Institution, Route, User, jurisdiction_chain
@@ -65,11 +65,23 @@ class Accounts(Protocol):
         """(password hash, failed sign-ins in a row, locked until) of a user."""
         ...
 
-    def record_sign_in(
-        self, username: str, failures: int, locked_until: datetime | None
-    ) -> None: ...
+    def record_failure(
+        self, username: str, now: datetime, lock_after: int, lock_for: timedelta
+    ) -> int | None:
+        """Count a failed sign-in in one atomic step: the failures in a row after this one,
+        or None when the account is locked at `now` (nothing is counted). The count reaching
+        `lock_after` locks the account until `now + lock_for`; a lock that has run out
+        starts the count again."""
+        ...
 
-    def set_password(self, username: str, password_hash: str) -> None: ...
+    def record_success(self, username: str, now: datetime) -> bool:
+        """Clear the failure count in one atomic step; False (nothing changed) when the
+        account is locked at `now`."""
+        ...
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        """A new password hash; it also clears the failure count and any lock."""
+        ...
 
 
 def rank(institutions: Iterable[Institution], role: str, jurisdiction: str) -> list[Institution]:
@@ -187,9 +199,25 @@ class InMemoryDirectory:
     def credentials(self, username: str) -> tuple[str | None, int, datetime | None] | None:
         return self._credentials.get(username) if username in self._users else None
 
-    def record_sign_in(self, username: str, failures: int, locked_until: datetime | None) -> None:
-        password_hash = self._credentials.get(username, (None, 0, None))[0]
-        self._credentials[username] = (password_hash, failures, locked_until)
+    def record_failure(
+        self, username: str, now: datetime, lock_after: int, lock_for: timedelta
+    ) -> int | None:
+        if username not in self._users:
+            return None
+        password_hash, failures, locked_until = self._credentials.get(username, (None, 0, None))
+        if locked_until is not None and locked_until > now:
+            return None
+        failures = 1 if locked_until is not None else failures + 1  # a lock ran out: anew
+        lock = now + lock_for if failures >= lock_after else None
+        self._credentials[username] = (password_hash, failures, lock)
+        return failures
+
+    def record_success(self, username: str, now: datetime) -> bool:
+        password_hash, _, locked_until = self._credentials.get(username, (None, 0, None))
+        if username not in self._users or (locked_until is not None and locked_until > now):
+            return False
+        self._credentials[username] = (password_hash, 0, None)
+        return True
 
     def set_password(self, username: str, password_hash: str) -> None:
         self._credentials[username] = (password_hash, 0, None)

@@ -2,6 +2,8 @@
 
 DirectoryError
  ├── UnknownInstitution   (also LookupError) no institution with that id
+ ├── UnknownUser          (also LookupError) no user with that name
+ ├── UserExists           a user with that name is already there (adding is not changing)
  ├── NoCoordinator        the country has no active institution for the coordinator role
  └── InvalidRecord        (also ValueError) an institution or user record is malformed
 """
@@ -20,6 +22,22 @@ class UnknownInstitution(DirectoryError, LookupError):
             f"No institution {institution_id!r}; users belong to an institution of the "
             "directory (`ruta institutions list`)."
         )
+
+
+class UnknownUser(DirectoryError, LookupError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"No user {username!r}; the users are listed by `ruta users list`.")
+
+
+class UserExists(DirectoryError):
+    def __init__(self, username: str, active: bool) -> None:
+        state = "" if active else " (deactivated)"
+        super().__init__(
+            f"User {username!r} already exists{state}; adding does not change a user: "
+            "reactivate it, change its role or reset its password instead."
+        )
+        self.username = username
+        self.active = active
 
 
 class NoCoordinator(DirectoryError):

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from institutions import tables
 from institutions.directory import rank
@@ -208,10 +221,39 @@ class SqlDirectory:
             .values(password_hash=password_hash, failed_logins=0, locked_until=None)
         )
 
-    def record_sign_in(self, username: str, failures: int, locked_until: datetime | None) -> None:
+    def record_failure(
+        self, username: str, now: datetime, lock_after: int, lock_for: timedelta
+    ) -> int | None:
+        # One statement reads and writes the count: PostgreSQL locks the row and re-checks
+        # the lock for a waiting writer, SQLite serialises writers. A read then a write
+        # let 40 parallel guesses through as 55 "wrong password" answers.
         u = tables.users
-        self._conn.execute(
+        ran_out = u.c.locked_until.is_not(None)  # under the WHERE below, a lock that ended
+        failures = case((ran_out, 1), else_=u.c.failed_logins + 1)
+        until = literal(now + lock_for, tables.UtcStamp)
+        counted = self._conn.execute(
             update(u)
-            .where(u.c.username == username)
-            .values(failed_logins=failures, locked_until=locked_until)
-        )
+            .where(u.c.username == username, _open(now))
+            .values(
+                failed_logins=failures,
+                locked_until=case((failures >= lock_after, until), else_=None),
+            )
+            .returning(u.c.failed_logins)
+        ).scalar()
+        return None if counted is None else int(counted)
+
+    def record_success(self, username: str, now: datetime) -> bool:
+        u = tables.users
+        cleared = self._conn.execute(
+            update(u)
+            .where(u.c.username == username, _open(now))
+            .values(failed_logins=0, locked_until=None)
+            .returning(u.c.username)
+        ).scalar()
+        return cleared is not None
+
+
+def _open(now: datetime) -> ColumnElement[bool]:
+    """The account is not locked at `now`."""
+    u = tables.users
+    return or_(u.c.locked_until.is_(None), u.c.locked_until <= literal(now, tables.UtcStamp))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +9,6 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from institutions.accounts import hash_password
-from institutions.domain import USER_ROLES, User
-from institutions.errors import UnknownInstitution
 from institutions.store import SqlDirectory
 from protocols.coverage import (
     coverage_rows,
@@ -30,6 +25,7 @@ from ruta import bootstrap, keys, logs
 from ruta.cli_audit import app as audit_app
 from ruta.cli_institutions import app as institutions_app
 from ruta.cli_privacy import keys_app, purge
+from ruta.cli_users import app as users_app
 from ruta.db import current_revision, upgrade
 from ruta.scenarios import run_file
 from workflows.domain.case import OPEN_TASK_STATUSES
@@ -52,7 +48,6 @@ scenario_app = typer.Typer(
 )
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(institutions_app, name="institutions")
-users_app = typer.Typer(help="People who sign in: one institution, one role.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(scenario_app, name="scenario")
@@ -410,69 +405,6 @@ def serve_all(
     raise typer.Exit(serve(bootstrap.settings(), _say, console_port=port))
 
 
-@users_app.command("add")
-def users_add(
-    username: Annotated[str, typer.Argument(help="Sign-in name, e.g. fp.narino")],
-    institution: Annotated[str, typer.Option(help="Institution id (`ruta institutions list`)")],
-    role: Annotated[str, typer.Option(help=f"One of: {', '.join(USER_ROLES)}")],
-    country: Annotated[
-        list[str] | None, typer.Option(help="Country in scope (repeat for several)")
-    ] = None,
-    email: Annotated[
-        str | None, typer.Option(help="Work address (managers receive escalations there)")
-    ] = None,
-    password: Annotated[
-        bool, typer.Option("--password", help="Ask for a password (local sign-in)")
-    ] = False,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input")
-    ] = False,
-) -> None:
-    """Add or update a user. Focal points and managers need at least one --country."""
-    if role not in USER_ROLES:
-        raise _fail(f"Unknown role {role!r}; allowed: {', '.join(USER_ROLES)}.")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,62}", username):
-        raise _fail(
-            f"Username {username!r} must be 2-63 lowercase letters, digits, '.', '_' or '-'."
-        )
-    countries = frozenset(c.strip().upper() for c in country or [])
-    bad = sorted(c for c in countries if not re.fullmatch(r"[A-Z]{2}", c))
-    if bad:
-        raise _fail(f"Unknown country code(s) {', '.join(bad)}; use ISO 3166-1 alpha-2 (CO).")
-    if role in ("focal_point", "manager") and not countries:
-        raise _fail(f"A {role.replace('_', ' ')} needs at least one --country in scope.")
-    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
-        raise _fail(f"{email!r} is not an email address.")
-    user = User(username, institution, role, countries, email=email)  # type: ignore[arg-type]
-    secret: str | None = None
-    if password_stdin:
-        secret = sys.stdin.readline().rstrip("\n")
-    elif password:
-        secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        password_hash = hash_password(secret) if secret is not None else None
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    try:
-        with bootstrap.engine().begin() as conn:
-            SqlDirectory(conn).save_user(user, password_hash=password_hash)
-    except UnknownInstitution as exc:
-        raise _fail(str(exc)) from None
-    scope = ", ".join(sorted(countries)) or "-"
-    _say(f"User {username}: {role} of {institution}, countries {scope}")
-
-
-@users_app.command("list")
-def users_list() -> None:
-    """Every user: institution, role and country scope."""
-    with bootstrap.engine().connect() as conn:
-        users = SqlDirectory(conn).users()
-    if not users:
-        _say("No users yet: add one with `ruta users add`.")
-    for u in users:
-        scope = ",".join(sorted(u.countries)) or "-"
-        state = "" if u.active else "  (deactivated)"
-        _say(f"{u.username:<24}{u.role:<13}{u.institution:<36}{scope}{state}")
 
 
 @compliance_app.command("rebuild")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from institutions.accounts import SignInRefused
+from institutions.accounts import LOCKOUT, MAX_FAILURES, SignInRefused
 from ruta import logs
 from ui import deps, i18n
 from ui.deps import _
@@ -40,13 +40,13 @@ def sign_in() -> None:
         svc = deps.services()
         try:
             user = accounts.sign_in(svc, username, password)
-        except SignInRefused as refused:
+        except SignInRefused:  # one answer for every reason, so it tells nothing
             st.error(
-                {
-                    "wrong": _("Wrong user name or password."),
-                    "locked": _("Too many failed attempts: the account is locked for 15 minutes."),
-                    "deactivated": _("This account is deactivated; ask your administrator."),
-                }[refused.code]
+                _(
+                    "Sign-in refused: wrong user name or password, or the account is locked "
+                    "or deactivated. {failures} failed attempts in a row lock an account for "
+                    "{minutes} minutes; ask your administrator if it persists."
+                ).format(failures=MAX_FAILURES, minutes=int(LOCKOUT.total_seconds() // 60))
             )
             return
         st.session_state["user"] = user
@@ -131,16 +131,19 @@ def titles() -> dict[str, str]:
 def signed_out_page() -> None:
     if st.session_state.pop("signed_out_idle", False):
         st.info(_("You were signed out after 30 minutes without activity."))
+    if st.session_state.pop("signed_out_deactivated", False):
+        st.info(_("Your account was deactivated, so you were signed out."))
     sign_in()
 
 
 single_sign_on()
-signed_in = deps.user()
-if signed_in is None:
+if deps.user() is None:
     # a navigation of its own, so Streamlit never lists the page files to a signed-out visitor
     st.navigation([st.Page(signed_out_page, title="Ruta")], position="hidden").run()
     st.stop()
-deps.actor()  # the idle timeout; every page checks it again
+# the idle timeout and the user as the directory has them now (deactivated: signed out; a
+# new role or scope: the menu and every page follow it); every page checks it again
+signed_in = deps.actor()
 sidebar()
 pages = [
     st.Page(str(PAGES / f"{name}.py"), title=titles()[name], url_path=name, default=(i == 0))

@@ -40,13 +40,17 @@ REVEAL = "cases_reveal_for"  # the case whose reveal form is open
 
 def callback_actor() -> Actor | None:
     """The signed-in, not idle actor inside a widget callback (which runs before the page
-    body, so before `deps.actor()` checks the idle timeout); None refuses the action."""
+    body, so before `deps.actor()` checks the idle timeout and re-reads the user), as the
+    directory has them now; None refuses the action."""
     user = st.session_state.get("user")
     last = st.session_state.get("last_seen")
     if not isinstance(user, User) or last is None or deps.now() - last > deps.IDLE_TIMEOUT:
         return None
+    fresh = deps.refreshed(user)
+    if fresh is None:
+        return None  # deactivated: the page body then signs the session out
     try:
-        return Actor.of(user)
+        return Actor.of(fresh)
     except NotAuthorised:
         return None
 
@@ -247,6 +251,11 @@ def event_kinds() -> dict[str, str]:
         "personal_data_viewed": _("Personal data viewed"),
         "personal_data_searched": _("Found by document number"),
         "personal_data_purged": _("Personal data purged (retention)"),
+        "user_added": _("User added"),
+        "user_deactivated": _("User deactivated"),
+        "user_activated": _("User reactivated"),
+        "user_role_changed": _("User's role or countries changed"),
+        "user_password_reset": _("User's password reset"),
     }
 
 

@@ -15,6 +15,7 @@ from ruta import bootstrap
 from ui import i18n
 from workflows.domain.access import Actor
 from workflows.domain.ports import Services
+from workflows.services import accounts
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 
@@ -35,8 +36,9 @@ def user() -> User | None:
 
 
 def actor() -> Actor:
-    """The signed-in user as an actor. Every page starts here: nobody signed in, or idle
-    for 30 minutes, and the page stops (the menu then offers the sign-in form)."""
+    """The signed-in user as an actor, as the directory has them now. Every page starts
+    here: nobody signed in, idle for 30 minutes or deactivated since, and the page stops
+    (the menu then offers the sign-in form); a new role or scope holds at once."""
     current = user()
     if current is None:
         st.info(_("Please sign in."))
@@ -48,8 +50,25 @@ def actor() -> Actor:
         st.session_state["signed_out_idle"] = True
         st.info(_("You were signed out after 30 minutes without activity."))
         st.stop()
+    fresh = refreshed(current)
+    if fresh is None:
+        sign_out()
+        st.session_state["signed_out_deactivated"] = True
+        st.info(_("Your account was deactivated, so you were signed out."))
+        st.stop()
     st.session_state["last_seen"] = moment
-    return Actor.of(current)
+    return Actor.of(fresh)
+
+
+def refreshed(current: User) -> User | None:
+    """The signed-in user re-read from the directory (one query by name, on every request):
+    None when deactivated or removed; a changed role or scope replaces the session's."""
+    found = accounts.current(services(), current.username)
+    if found is None or not found.active:
+        return None
+    if found != current:
+        st.session_state["user"] = found
+    return found
 
 
 def sign_out() -> None:

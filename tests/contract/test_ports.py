@@ -415,7 +415,7 @@ def test_officers_of_an_institution_see_its_own_tasks_only(ports, test_protocol)
 
 
 def test_sign_in_counts_failures_locks_the_account_and_finds_users_by_address(ports, clock):
-    from institutions.accounts import LOCKOUT, MAX_FAILURES, SignInRefused, hash_password
+    from institutions.accounts import LOCKOUT, MAX_FAILURES, REFUSED, SignInRefused, hash_password
     from workflows.services import accounts
 
     secret = "correct horse battery staple"
@@ -424,24 +424,67 @@ def test_sign_in_counts_failures_locks_the_account_and_finds_users_by_address(po
         uow.directory.save_user(user, password_hash=hash_password(secret))
         uow.commit()
     assert accounts.sign_in(ports, " ana ", secret) == user
-    for _ in range(MAX_FAILURES - 1):
-        with pytest.raises(SignInRefused) as refused:
-            accounts.sign_in(ports, "ana", "wrong password!")
-        assert refused.value.code == "wrong"
-    with pytest.raises(SignInRefused) as refused:
-        accounts.sign_in(ports, "ana", "wrong password!")
-    assert refused.value.code == "locked"
-    with pytest.raises(SignInRefused) as refused:  # even the right password, while locked
-        accounts.sign_in(ports, "ana", secret)
-    assert refused.value.code == "locked"
+
+    def refused(name: str, password: str) -> str:
+        with pytest.raises(SignInRefused) as caught:
+            accounts.sign_in(ports, name, password)
+        assert str(caught.value) == REFUSED  # one message for every refusal
+        return caught.value.code
+
+    assert [refused("ana", "wrong password!") for _ in range(MAX_FAILURES)] == ["wrong"] * (
+        MAX_FAILURES - 1
+    ) + ["locked"]
+    assert refused("ana", secret) == "locked"  # even the right password, while locked
     clock.advance(LOCKOUT)
     assert accounts.sign_in(ports, "ana", secret) == user
-    with pytest.raises(SignInRefused) as refused:  # an unknown name reads like a wrong one
-        accounts.sign_in(ports, "nobody", secret)
-    assert refused.value.code == "wrong"
+    assert refused("nobody", secret) == "unknown"
     assert accounts.by_email(ports, "ana@test.org") == user
     assert accounts.by_email(ports, "  ") is None
     assert accounts.by_email(ports, "other@test.org") is None
+
+
+def test_failures_are_counted_atomically_and_a_lock_that_ran_out_counts_anew(ports, clock):
+    from institutions.accounts import LOCKOUT
+
+    now = clock.now()
+    with ports.uow() as uow:
+        uow.directory.save_user(User("ana", "test-lead", "officer"), password_hash="x")
+        uow.commit()
+    with ports.uow() as uow:
+        counts = [uow.accounts.record_failure("ana", now, 3, LOCKOUT) for _ in range(4)]
+        assert counts == [1, 2, 3, None]  # the third locks; a locked account counts nothing
+        assert uow.accounts.credentials("ana") == ("x", 3, now + LOCKOUT)
+        assert uow.accounts.record_success("ana", now) is False
+        assert uow.accounts.record_failure("nobody", now, 3, LOCKOUT) is None
+        uow.commit()
+    later = now + LOCKOUT
+    with ports.uow() as uow:
+        assert uow.accounts.record_failure("ana", later, 3, LOCKOUT) == 1
+        assert uow.accounts.credentials("ana") == ("x", 1, None)
+        assert uow.accounts.record_success("ana", later) is True
+        assert uow.accounts.credentials("ana") == ("x", 0, None)
+        uow.accounts.record_failure("ana", later, 3, LOCKOUT)
+        uow.accounts.set_password("ana", "y")  # a new password clears the count
+        assert uow.accounts.credentials("ana") == ("y", 0, None)
+
+
+def test_events_of_no_case_are_kept_in_order_apart_from_the_cases_events(
+    ports, test_protocol, clock
+):
+    opened(ports, test_protocol)  # a case's events are not events of no case
+    added = Event(EventKind.user_added, clock.now(), "system:cli", {"username": "ana"})
+    off = Event(EventKind.user_deactivated, clock.now(), "system:cli", {"username": "ana"})
+    with ports.uow() as uow:
+        uow.events.record(added)
+        assert uow.events.recorded() == [added]  # a unit of work reads its own writes
+    with ports.uow() as uow:  # not committed: not kept
+        assert uow.events.recorded() == []
+        uow.events.record(added)
+        uow.events.record(off)
+        uow.commit()
+    with ports.uow() as uow:
+        assert uow.events.recorded() == [added, off]
+        assert uow.events.recorded(limit=1) == [off]
 
 
 def test_a_directory_change_rolled_back_is_forgotten_and_a_committed_one_is_seen(ports):

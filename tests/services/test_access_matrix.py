@@ -26,7 +26,7 @@ import pytest
 import workflows.queries
 import workflows.services
 from institutions.directory import InMemoryDirectory
-from institutions.domain import Institution
+from institutions.domain import Institution, User
 from institutions.seeds import load_seeds
 from institutions.store import SqlDirectory
 from protocols.loader import LoadedProtocol
@@ -45,6 +45,7 @@ from workflows.store.uow import SqlUnitOfWork
 
 SYSTEM = Actor.system("test")
 CO, PE = frozenset({"CO"}), frozenset({"PE"})
+COLLEAGUE = User("off.colleague", "co-alcaldia-ipiales", "officer")  # whom admins change
 PERSONAS = {
     # focal points: by country
     "focal point CO": Actor("fp.co", "focal_point", "co-mininterior-coat", CO),
@@ -162,7 +163,7 @@ def _build(svc: Services, registry: Registry) -> dict[str, str]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     registry = Registry.scan()
     seeds = load_seeds()
-    data = MemoryData(directory=InMemoryDirectory(seeds))
+    data = MemoryData(directory=InMemoryDirectory(seeds, [COLLEAGUE]))
     clock = SimulatedClock(START)
     refs = _build(Services(lambda: InMemoryUnitOfWork(data), clock, registry), registry)
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'ruta.sqlite3'}")
@@ -290,6 +291,22 @@ ACTIONS: dict[str, tuple[Callable[..., object], Action]] = {
         admin.import_institutions,
         lambda s, r, a: admin.import_institutions(s, a, [_institution(s, "co-sena")]),
     ),
+    "add a user": (
+        admin.add_user,
+        lambda s, r, a: admin.add_user(s, a, User("off.new", "co-sena", "officer")),
+    ),
+    "deactivate a user": (
+        admin.set_active,
+        lambda s, r, a: admin.set_active(s, a, COLLEAGUE.username, active=False),
+    ),
+    "change a user's role": (
+        admin.set_role,
+        lambda s, r, a: admin.set_role(s, a, COLLEAGUE.username, "manager", CO),
+    ),
+    "reset a user's password": (
+        admin.reset_password,
+        lambda s, r, a: admin.reset_password(s, a, COLLEAGUE.username, "an argon2 hash"),
+    ),
 }
 
 
@@ -315,6 +332,16 @@ RESPONDER = {
     "Ipiales inbox",
 }
 DECISIONS = {"approve the CO mediate plan", "extend CO immediate assistance"}
+# administrators keep the directory: institutions and user accounts
+DIRECTORY = {
+    "directory",
+    "directory gaps",
+    "import institutions",
+    "add a user",
+    "deactivate a user",
+    "change a user's role",
+    "reset a user's password",
+}
 # persona -> the actions it may do; every other action must be refused.
 ALLOWED: dict[str, set[str]] = {
     "focal point CO": INBOX
@@ -342,7 +369,7 @@ ALLOWED: dict[str, set[str]] = {
     "Ipiales town hall officer": INBOX | RESPONDER,
     # a manager or an administrator of the very institution makes no task move
     "Ipiales town hall manager": MINE | FIGURES | {"CO compliance counts", "CO routing gaps"},
-    "Ipiales town hall admin": MINE | {"directory", "directory gaps", "import institutions"},
+    "Ipiales town hall admin": MINE | DIRECTORY,
     # the same role in the next municipality: no part in this case
     "Pasto town hall officer": INBOX,
     # the approver role where the case is, and up its chain; not in another department
@@ -355,7 +382,7 @@ ALLOWED: dict[str, set[str]] = {
     "Ecuador health officer": INBOX,
     "Lima police officer": INBOX | {"accept the PE police task"},
     "manager CO": MINE | FIGURES | {"CO compliance counts", "CO routing gaps"},
-    "admin CO": MINE | {"directory", "directory gaps", "import institutions"},
+    "admin CO": MINE | DIRECTORY,
 }
 
 

@@ -29,11 +29,15 @@ def test_a_wrong_password_is_refused_and_five_lock_the_account(console):
         at.text_input(key="sign_in_user").input("fp.co")
         at.text_input(key="sign_in_password").input("wrong password!")
         at.button[0].click().run()
-    assert "locked" in at.error[0].value
+    refused = at.error[0].value
+    assert refused.startswith("Sign-in refused: wrong user name or password")
     at.text_input(key="sign_in_password").input(PASSWORD)
     at.button[0].click().run()
-    assert "locked" in at.error[0].value  # even the right password, until the lock ends
+    assert at.error[0].value == refused  # even the right password, until the lock ends
     assert "user" not in at.session_state
+    at.text_input(key="sign_in_user").input("nobody.here")  # the same answer: no name told
+    at.button[0].click().run()
+    assert at.error[0].value == refused
 
 
 def test_the_menu_lands_each_role_on_its_page(console):

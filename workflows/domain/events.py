@@ -1,4 +1,4 @@
-"""Every kind of event a case records, declared once.
+"""Every kind of event a case (or a user account change) records, declared once.
 
 The engine and the use cases record only these kinds; the console has a label for each
 (`tests/unit/test_event_kinds.py` holds the two lists together). Member names equal their
@@ -58,3 +58,9 @@ class EventKind(StrEnum):
     personal_data_viewed = "personal_data_viewed"
     personal_data_searched = "personal_data_searched"
     personal_data_purged = "personal_data_purged"
+    # user accounts (events of no case: `ruta users ...`)
+    user_added = "user_added"
+    user_deactivated = "user_deactivated"
+    user_activated = "user_activated"
+    user_role_changed = "user_role_changed"
+    user_password_reset = "user_password_reset"

@@ -12,7 +12,8 @@ personal data; only `CaseRepository.person` returns a person record.
       ├── Directory         institutions and users (institutions/directory.py)
       ├── Accounts          sign-in: password hashes and lockouts (institutions/directory.py)
       ├── Inbox             an institution's tasks and the task counts of a country
-      └── Outbox            messages waiting to be sent, claimed under a lease
+      ├── Outbox            messages waiting to be sent, claimed under a lease
+      └── EventLog          events of no case (user accounts changed), on the cases' chain
     Clock                 now, in UTC
     Catalog               the published protocol a receiving country runs (handoffs)
 """
@@ -290,6 +291,17 @@ class Outbox(Protocol):
         ...
 
 
+class EventLog(Protocol):
+    """Events that belong to no case (a user deactivated, a role changed), appended to the
+    same tamper-evident chain as the cases' events, in the unit of work's transaction."""
+
+    def record(self, event: Event) -> None: ...
+
+    def recorded(self, limit: int = 100) -> list[Event]:
+        """The latest `limit` events of no case, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: a change and every row it leaves commit together, or none does."""
 
@@ -310,6 +322,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def events(self) -> EventLog: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

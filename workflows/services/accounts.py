@@ -22,6 +22,13 @@ def sign_in(svc: Services, username: str, password: str) -> User:
             uow.commit()
 
 
+def current(svc: Services, username: str) -> User | None:
+    """The user as the directory has them now (one read by primary key): the console asks
+    on every request, so a deactivation, a new role or a new scope holds at once."""
+    with svc.uow() as uow:
+        return uow.accounts.user(username)
+
+
 def by_email(svc: Services, email: str) -> User | None:
     """The user an identity provider's work address belongs to, if any."""
     if not email.strip():

@@ -11,6 +11,7 @@ from institutions.store import SqlDirectory
 from workflows.domain.errors import NotInTransaction
 from workflows.store.audit import ChainWriter
 from workflows.store.cases import SqlCaseRepository
+from workflows.store.events import SqlEventLog
 from workflows.store.inbox import SqlInbox
 from workflows.store.outbox import SqlOutbox
 from workflows.store.protocols import SqlProtocolStore
@@ -25,6 +26,7 @@ class SqlUnitOfWork:
     directory: SqlDirectory
     inbox: SqlInbox
     outbox: SqlOutbox
+    events: SqlEventLog
 
     @property
     def accounts(self) -> SqlDirectory:
@@ -49,6 +51,7 @@ class SqlUnitOfWork:
         self.directory = SqlDirectory(self._conn)
         self.inbox = SqlInbox(self._conn)
         self.outbox = SqlOutbox(self._conn)
+        self.events = SqlEventLog(self._conn, self._chain)
         return self
 
     def __exit__(

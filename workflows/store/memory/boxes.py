@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from institutions.domain import Institution, User
-from workflows.domain.case import OPEN_TASK_STATUSES, Case, Task
+from workflows.domain.case import OPEN_TASK_STATUSES, Case, Event, Task
 from workflows.domain.ports import ComplianceCounts, InboxRow, Outbox, OutboxRow
-from workflows.store.memory.data import Message, Work
+from workflows.store.memory.data import Message, StoredEvent, Work
 
 
 class InMemoryInbox:
@@ -181,10 +181,30 @@ class MemoryDirectory:
     def credentials(self, username: str) -> tuple[str | None, int, datetime | None] | None:
         return self._w.directory.credentials(username)
 
-    def record_sign_in(self, username: str, failures: int, locked_until: datetime | None) -> None:
+    def record_failure(
+        self, username: str, now: datetime, lock_after: int, lock_for: timedelta
+    ) -> int | None:
         self._w.directory_changed = True
-        self._w.directory.record_sign_in(username, failures, locked_until)
+        return self._w.directory.record_failure(username, now, lock_after, lock_for)
+
+    def record_success(self, username: str, now: datetime) -> bool:
+        self._w.directory_changed = True
+        return self._w.directory.record_success(username, now)
 
     def set_password(self, username: str, password_hash: str) -> None:
         self._w.directory_changed = True
         self._w.directory.set_password(username, password_hash)
+
+
+class InMemoryEventLog:
+    """Events of no case, kept with the cases' events."""
+
+    def __init__(self, work: Work) -> None:
+        self._w = work
+
+    def record(self, event: Event) -> None:
+        self._w.events.append(StoredEvent(self._w.data.next_id(), None, event))
+
+    def recorded(self, limit: int = 100) -> list[Event]:
+        found = [s.event for s in (*self._w.data.events, *self._w.events) if s.case_id is None]
+        return found[-limit:]

@@ -40,7 +40,7 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     id: int
-    case_id: int
+    case_id: int | None  # None: an event of no case (a user account changed)
     event: Event
 
 

@@ -6,7 +6,12 @@ import itertools
 from types import TracebackType
 
 from workflows.domain.errors import NotInTransaction
-from workflows.store.memory.boxes import InMemoryInbox, InMemoryOutbox, MemoryDirectory
+from workflows.store.memory.boxes import (
+    InMemoryEventLog,
+    InMemoryInbox,
+    InMemoryOutbox,
+    MemoryDirectory,
+)
 from workflows.store.memory.cases import InMemoryCaseRepository, InMemoryProtocolStore
 from workflows.store.memory.data import MemoryData, Work
 
@@ -49,6 +54,10 @@ class InMemoryUnitOfWork:
     @property
     def outbox(self) -> InMemoryOutbox:
         return InMemoryOutbox(self._w)
+
+    @property
+    def events(self) -> InMemoryEventLog:
+        return InMemoryEventLog(self._w)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._work = Work(self.data, next(self._tokens))
