@@ -26,7 +26,7 @@ from protocols.coverage import select as select_rows
 from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
-from ruta import bootstrap, keys, logs
+from ruta import bootstrap, datadir, keys, logs
 from ruta.cli_institutions import app as institutions_app
 from ruta.cli_privacy import keys_app, purge
 from ruta.db import current_revision, upgrade
@@ -81,10 +81,11 @@ def _fail(text: str, code: int = INVALID) -> typer.Exit:
 def init() -> None:
     """Create the data directory and create or upgrade the database."""
     cfg = bootstrap.settings()
-    cfg.home.mkdir(parents=True, exist_ok=True)
+    datadir.ensure(cfg.home)
     engine = bootstrap.engine(cfg)
-    created = keys.ensure_key_file(cfg)
     try:
+        keys.check_sealed_data(cfg, engine)  # never a new key next to data sealed under a lost one
+        created = keys.ensure_key_file(cfg)
         vault = bootstrap.vault(cfg)
     except VaultError as exc:
         raise _fail(str(exc)) from None
@@ -518,5 +519,6 @@ def compliance_rebuild(
 
 
 def main() -> None:
+    datadir.private_umask()  # what any library writes for us under RUTA_HOME stays private
     logs.install()
     app()
