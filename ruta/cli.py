@@ -379,9 +379,12 @@ def dispatch(
     svc, sender = bootstrap.services(cfg), bootstrap.email_sender(cfg)
     report = send_outbox(svc, sender, cfg.console_url, limit)
     _say(
-        f"Outbox: {report.sent} sent, {report.retried} to retry, {report.dead} dead-lettered "
+        f"Outbox: {report.sent} sent, {report.retried} to retry ({report.ambiguous} ambiguous: "
+        f"timed out after SendGrid may have accepted them), {report.dead} dead-lettered "
         f"(of {report.claimed} claimed)"
     )
+    if report.lost:
+        _say(f"{report.lost} left to another dispatcher: this run's lease on them ran out")
     for line in report.errors:
         typer.echo(f"  {line}", err=True)
 
