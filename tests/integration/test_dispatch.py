@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from faker import Faker
@@ -22,7 +23,7 @@ from tests.fakes import FakeSendGrid, Reply
 from workflows.domain.clocks import SystemClock
 from workflows.domain.ports import Services
 from workflows.services import cases
-from workflows.services.dispatch import MAX_ATTEMPTS, dispatch
+from workflows.services.dispatch import MAX_ATTEMPTS, DispatchReport, dispatch
 from workflows.store import tables
 from workflows.store.uow import SqlUnitOfWork
 
@@ -242,13 +243,12 @@ def slow_outbox(svc, test_protocol, count: int) -> tuple[list[int], Services]:
     ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     dispatch(svc, InMemoryEmailSender(), CONSOLE)  # the assignment, out of the way
     ids = queue(svc, ref, "task_reminder", count)
-    uow = svc.uow
-    return ids, Services(uow, SystemClock(), svc.catalog)
+    return ids, Services(svc.uow, SystemClock(), svc.catalog)
 
 
-def run_dispatchers(*runs) -> list:
+def run_dispatchers(*runs) -> list[Any]:
     """Each run in its own thread; their reports, or the first error."""
-    reports: list = [None] * len(runs)
+    reports: list[Any] = [None] * len(runs)
     errors: list[BaseException] = []
 
     def go(n: int) -> None:
@@ -309,7 +309,7 @@ def test_a_claim_that_outlives_its_lease_skips_what_another_dispatcher_took(svc,
 
         def latecomer():
             time.sleep(1.2)  # the greedy claim's lease has run out
-            reports = []
+            reports: list[DispatchReport] = []
             while not reports or reports[-1].claimed:
                 reports.append(
                     dispatch(real, sender, CONSOLE, lease=lease, max_send=timedelta(seconds=SLOW))
