@@ -175,7 +175,7 @@ def test_a_worker_that_died_mid_send_leaves_the_message_to_the_next_one(svc, tes
 
 
 @pytest.mark.parametrize("workers", [2])
-def test_two_dispatchers_drain_500_messages_each_exactly_once(svc, test_protocol, engine, workers):
+def test_two_dispatchers_drain_500_messages_each_sent_once(svc, test_protocol, engine, workers):
     ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     ids = queue(svc, ref, "task_reminder", 500)
     sender = InMemoryEmailSender()
