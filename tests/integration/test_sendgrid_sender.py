@@ -146,6 +146,19 @@ def test_a_hung_server_times_out_into_an_ambiguous_retry_later(fake: FakeSendGri
     assert request.body["custom_args"] == {"outbox_id": "41"}
 
 
+def test_a_connection_dropped_after_the_request_is_an_ambiguous_retry(
+    fake: FakeSendGrid,
+) -> None:
+    fake.replies.append(Reply(202, drop=True))
+
+    result = sender_for(fake).send(an_email(outbox_id=42), NOW)
+
+    assert isinstance(result, RetryLater)
+    assert result.ambiguous
+    [request] = fake.requests
+    assert request.body["custom_args"] == {"outbox_id": "42"}
+
+
 def test_a_refused_connection_is_retried_later() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
