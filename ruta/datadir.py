@@ -19,7 +19,8 @@ UMASK = 0o077
 def ensure(home: Path) -> Path:
     """Create the directory (and missing parents) if needed, and make it private."""
     home.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    home.chmod(DIR_MODE)  # one made before, by hand or by an older Ruta, is tightened too
+    if home.stat().st_uid == os.getuid():  # a directory another user owns is theirs to set
+        home.chmod(DIR_MODE)  # one made before, by hand or by an older Ruta, is tightened too
     return home
 
 
