@@ -1,12 +1,13 @@
 """Messages per second through the SendGrid sender against a local fake server.
 
-The outbox is filled the real way: cases opened through the services write their
-task-assigned messages. Then the real dispatcher drains it as the outbox-dispatch flow does
-(`workflows.services.dispatch.dispatch`, 200 a claim: claim, compose in the recipient's language,
-send, mark sent), with `SendGridEmailSender` posting to benchmarks/fake_sendgrid.py in
-another process. Two more figures place it: the sender alone (the same emails composed
-beforehand, only `send`) and a bare HTTP POST of the same JSON with urllib (the transport's
-floor: the SendGrid client also opens a connection per request).
+The outbox is filled the real way: cases opened through the services write their task-assigned
+messages. Then the real dispatcher drains it as the outbox-dispatch flow does
+(`workflows.services.dispatch.dispatch`, 200 a run in claims of 30: claim, check and extend the
+lease, compose in the recipient's language, send, mark sent), with `SendGridEmailSender`
+posting to benchmarks/fake_sendgrid.py in another process. Two more figures place it: the
+sender alone (the same emails composed beforehand, only `send`) and a bare HTTP POST of the
+same JSON with urllib (the transport's floor: the SendGrid client also opens a connection per
+request).
 """
 
 from __future__ import annotations
@@ -77,14 +78,15 @@ def run(backend: Backend, registry: Registry, scratch: Path, messages: int = 100
                 _post(url, payload)
             bare = len(emails) / (time.perf_counter() - start)
             # the dispatcher, draining the outbox as the flow does
-            sent = dead = retried = 0
+            sent = dead = retried = ambiguous = 0
             start = time.perf_counter()
             while True:
                 report = dispatch(svc, sender, CONSOLE, limit=200)
-                sent, dead, retried = (
+                sent, dead, retried, ambiguous = (
                     sent + report.sent,
                     dead + report.dead,
                     retried + report.retried,
+                    ambiguous + report.ambiguous,
                 )
                 if report.claimed < 200:
                     break
@@ -96,7 +98,7 @@ def run(backend: Backend, registry: Registry, scratch: Path, messages: int = 100
     return [
         Figure("dispatch", backend.name, f"dispatch: claim, compose, send, mark ({name})",
                sent / elapsed, "msg/s", size=total,
-               extra={"sent": sent, "dead": dead, "retried": retried,
+               extra={"sent": sent, "dead": dead, "retried": retried, "ambiguous": ambiguous,
                       "seconds": round(elapsed, 2)}),
         Figure("dispatch", backend.name, f"SendGrid sender alone ({name})", alone, "msg/s",
                size=len(emails)),

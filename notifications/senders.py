@@ -29,10 +29,15 @@ class Sent:
 
 @dataclass(frozen=True)
 class RetryLater:
-    """A transient failure: try again at ``at``, or after the caller's own backoff if None."""
+    """A transient failure: try again at ``at``, or after the caller's own backoff if None.
+
+    ``ambiguous``: the request went out whole and no answer came back (a timeout, a dropped
+    connection), so the provider may have accepted it; a retry may then send a duplicate.
+    """
 
     reason: str
     at: datetime | None = None
+    ambiguous: bool = False
 
 
 @dataclass(frozen=True)

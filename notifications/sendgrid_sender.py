@@ -5,11 +5,13 @@ Library errors are translated here into ``Sent`` / ``RetryLater`` / ``Permanent`
 - 200 (sandbox mode) and 202 -> ``Sent(X-Message-Id)``;
 - 429 -> ``RetryLater(at=X-RateLimit-Reset)``, or one minute later without a usable header;
 - 5xx, timeouts, refused or reset connections -> ``RetryLater(at=None)`` (the caller backs off);
+  ``ambiguous=True`` when the request had gone out whole (a timeout or a dropped connection
+  while waiting for the answer): SendGrid may have accepted it;
 - any other 4xx -> ``Permanent("SendGrid <status>: <short reason>")``.
 
 SendGrid has no idempotency key: a request that times out after SendGrid accepted it is
-sent again on retry. ``outbox_id`` travels in ``custom_args`` so duplicates and webhook
-events can be matched to the outbox row.
+sent again on retry, which the dispatcher counts as an ambiguous retry. ``outbox_id``
+travels in ``custom_args`` so duplicates and webhook events can be matched to the outbox row.
 
 Logs carry the outbox id and the status only, never recipients or bodies.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import urllib.error
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,10 +95,18 @@ class SendGridEmailSender:
             response = self._api.client.mail.send.post(request_body=body, timeout=self.timeout)
         except HTTPError as exc:
             return self._failed(email, int(exc.status_code), exc.headers, exc.body, now)
-        except (OSError, http.client.HTTPException) as exc:
-            # URLError, TimeoutError, ConnectionRefused/Reset, RemoteDisconnected, SSL errors.
+        except urllib.error.URLError as exc:
+            # urllib wraps what fails while connecting or sending: SendGrid never had it all
             _log.warning("outbox_id=%s SendGrid unreachable: %s", email.outbox_id, _name(exc))
             return RetryLater(f"SendGrid unreachable: {_name(exc)}")
+        except (OSError, http.client.HTTPException) as exc:
+            # TimeoutError, ConnectionReset, RemoteDisconnected while waiting for the answer:
+            # the request went out whole and SendGrid may have accepted it
+            _log.warning("outbox_id=%s SendGrid no answer: %s", email.outbox_id, _name(exc))
+            return RetryLater(
+                f"SendGrid gave no answer ({_name(exc)}); it may have accepted the message",
+                ambiguous=True,
+            )
         status = int(response.status_code)
         if 200 <= status < 300:
             message_id = _header(response.headers, "X-Message-Id")

@@ -14,7 +14,7 @@ from institutions.store import SqlDirectory
 from notifications.senders import EmailSender, FileEmailSender
 from notifications.sendgrid_sender import SendGridEmailSender
 from protocols.registry import COUNTRIES_DIR, Registry, WatchedRegistry
-from ruta import keys
+from ruta import datadir, keys
 from ruta.db import make_engine, upgrade
 from ruta.settings import Settings
 from workflows.domain.clocks import SimulatedClock, SystemClock
@@ -32,7 +32,7 @@ def settings() -> Settings:
 def engine(cfg: Settings | None = None) -> Engine:
     cfg = cfg or settings()
     if cfg.database_url is None:
-        cfg.home.mkdir(parents=True, exist_ok=True)
+        datadir.ensure(cfg.home)
     return make_engine(cfg.resolved_database_url)
 
 

@@ -21,7 +21,7 @@ from protocols.coverage import select as select_rows
 from protocols.errors import ProtocolFileError, UnknownProtocol
 from protocols.loader import LoadedProtocol, load_file
 from protocols.registry import Registry
-from ruta import bootstrap, keys, logs
+from ruta import bootstrap, datadir, keys, logs
 from ruta.cli_audit import app as audit_app
 from ruta.cli_institutions import app as institutions_app
 from ruta.cli_privacy import keys_app, purge
@@ -75,10 +75,11 @@ def _fail(text: str, code: int = INVALID) -> typer.Exit:
 def init() -> None:
     """Create the data directory and create or upgrade the database."""
     cfg = bootstrap.settings()
-    cfg.home.mkdir(parents=True, exist_ok=True)
+    datadir.ensure(cfg.home)
     engine = bootstrap.engine(cfg)
-    created = keys.ensure_key_file(cfg)
     try:
+        keys.check_sealed_data(cfg, engine)  # never a new key next to data sealed under a lost one
+        created = keys.ensure_key_file(cfg)
         vault = bootstrap.vault(cfg)
     except VaultError as exc:
         raise _fail(str(exc)) from None
@@ -372,9 +373,12 @@ def dispatch(
     svc, sender = bootstrap.services(cfg), bootstrap.email_sender(cfg)
     report = send_outbox(svc, sender, cfg.console_url, limit)
     _say(
-        f"Outbox: {report.sent} sent, {report.retried} to retry, {report.dead} dead-lettered "
+        f"Outbox: {report.sent} sent, {report.retried} to retry ({report.ambiguous} ambiguous: "
+        f"timed out after SendGrid may have accepted them), {report.dead} dead-lettered "
         f"(of {report.claimed} claimed)"
     )
+    if report.lost:
+        _say(f"{report.lost} left to another dispatcher: this run's lease on them ran out")
     for line in report.errors:
         typer.echo(f"  {line}", err=True)
 
@@ -405,8 +409,6 @@ def serve_all(
     raise typer.Exit(serve(bootstrap.settings(), _say, console_port=port))
 
 
-
-
 @compliance_app.command("rebuild")
 def compliance_rebuild(
     check: Annotated[
@@ -435,5 +437,6 @@ def compliance_rebuild(
 
 
 def main() -> None:
+    datadir.private_umask()  # what any library writes for us under RUTA_HOME stays private
     logs.install()
     app()

@@ -7,10 +7,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
 from institutions import tables as institution_tables
+from ruta import datadir
 from workflows.store import tables as workflow_tables
 from workflows.store.vault import Vault
 
@@ -27,11 +28,23 @@ def make_engine(url: str) -> Engine:
         if url in ("sqlite://", "sqlite:///:memory:"):
             # one shared connection, so every unit of work sees the same in-memory database
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        _private_database_file(url)
         # hide_parameters: a failed statement's message never carries the values it wrote
         engine = create_engine(url, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _private_database_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, 0644);
+    SQLite gives its -journal, -wal and -shm files the database file's mode."""
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if path.parent.is_dir():  # else SQLite names the missing directory when it connects
+        datadir.private_file(path)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -23,6 +23,7 @@ from institutions.domain import User
 from institutions.store import SqlDirectory
 from protocols.registry import SCENARIOS_DIR, Registry
 from protocols.yamlfile import YamlDocument
+from ruta import datadir
 from ruta.scenarios import run
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock, SystemClock
@@ -107,10 +108,9 @@ def load_demo(engine: Engine, registry: Registry, home: Path, vault: Vault) -> D
         store = SqlDirectory(conn)
         for user in DEMO_USERS:
             store.save_user(user, password_hash=hash_password(passwords[user.username]))
-    credentials = home / "demo-users.txt"
+    credentials = datadir.private_file(home / "demo-users.txt")  # 0600 before a byte is in it
     credentials.write_text(
         "".join(f"{name}\t{password}\n" for name, password in passwords.items()),
         encoding="utf-8",
     )
-    credentials.chmod(0o600)
     return DemoResult(count, passwords, credentials)

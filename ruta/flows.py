@@ -49,13 +49,14 @@ async def outbox_dispatch() -> dict[str, int]:
     def run() -> dict[str, int]:
         cfg = bootstrap.settings()
         svc, sender = bootstrap.services(cfg), bootstrap.email_sender(cfg)
-        totals = {"sent": 0, "retried": 0, "dead": 0}
+        totals = {"sent": 0, "retried": 0, "ambiguous": 0, "dead": 0}
         while True:  # drain: a burst of messages should not wait for the next schedule
             report = dispatch(svc, sender, cfg.console_url, limit=200)
             totals["sent"] += report.sent
             totals["retried"] += report.retried
+            totals["ambiguous"] += report.ambiguous  # a duplicate may have gone out
             totals["dead"] += report.dead
-            if report.claimed < 200:
+            if report.claimed < 200 or report.lost:
                 return totals
 
     return await asyncio.to_thread(run)

@@ -11,7 +11,11 @@ import os
 import stat
 from pathlib import Path
 
+from sqlalchemy import Engine, inspect
+
+from ruta import datadir
 from ruta.settings import Settings
+from workflows.store.rotation import key_usage
 from workflows.store.vault import Vault, VaultError, new_key, parse_key
 
 KEY_FILE = "secret.key"
@@ -93,9 +97,46 @@ def ensure_key_file(cfg: Settings) -> Path | None:
     path = key_file(cfg)
     if path.exists():
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    datadir.ensure(path.parent)
     KeyFile(path).write([new_key()])
     return path
+
+
+def check_sealed_data(cfg: Settings, engine: Engine) -> None:
+    """Refuse when the database holds values sealed under a key this installation lacks.
+
+    `ruta init` runs this before it would generate a key file: a new key next to data sealed
+    under a lost one would seal new data under a key that can never open the old.
+
+    Raises:
+        VaultError: naming the missing key id(s), how many values each holds, and where
+            the key is expected (restore it from a backup).
+    """
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("persons"):
+            return  # a fresh database, or one from before personal data was sealed
+        usage = key_usage(conn)
+    if not usage:
+        return
+    texts = from_env(cfg)
+    path = key_file(cfg)
+    if texts is not None:
+        have = set(Vault.from_text(texts, "RUTA_SECRET_KEY").key_ids)
+        lack, restore = "which RUTA_SECRET_KEY does not hold", "put the key back in it"
+    elif path.exists():
+        have = set(Vault(KeyFile(path).keys()).key_ids)
+        lack = f"which the key file {path} does not hold"
+        restore = f"restore the key file from your backup to {path} (mode 0600)"
+    else:
+        have, lack = set(), f"but the key file {path} does not exist"
+        restore = f"restore it from your backup to {path} (mode 0600)"
+    missing = sorted(set(usage) - have)
+    if missing:
+        held = ", ".join(f"{kid} ({usage[kid]} sealed value(s))" for kid in missing)
+        raise VaultError(
+            f"The database holds personal data sealed under key {held}, {lack}; {restore}, "
+            "then run `ruta init` again. No new key was written."
+        )
 
 
 def vault(cfg: Settings) -> Vault:

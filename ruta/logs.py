@@ -1,6 +1,6 @@
 """Logging that keeps personal data out: every record is redacted as it is made.
 
-The vault tells the redactor (workflows/store/vault.py `REDACTOR`) every personal value this
+The vault tells the redactor (workflows/store/redactor.py `REDACTOR`) every personal value this
 process seals or opens; the record factory installed here strikes those values from the
 message and from the rendered traceback of every log record, whichever library logs it
 (Ruta, SQLAlchemy, Prefect, Streamlit) and whichever handler writes it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from workflows.store.vault import REDACTOR, Redactor
+from workflows.store.redactor import REDACTOR, Redactor
 
 _FORMATTER = logging.Formatter()
 

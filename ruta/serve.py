@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from ruta import datadir
 from ruta.settings import Settings
 
 UI_APP = Path(__file__).resolve().parent.parent / "ui" / "app.py"
@@ -69,10 +70,12 @@ def start(
     name: str, args: list[str], env: dict[str, str], url: str, health: str, log: Path
 ) -> Child:
     """Start a child with its output in its own log file (the terminal stays readable)."""
-    with log.open("ab") as out:
+    with datadir.private_file(log).open("ab") as out:
+        # umask 077: the Prefect database and whatever else a child writes stay private
         process = subprocess.Popen(
-            args, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
-        )
+            args, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT,
+            umask=datadir.UMASK,
+        )  # fmt: skip
     return Child(name, url, health, process)
 
 
@@ -92,11 +95,9 @@ def stop(children: list[Child], grace: float = 10.0) -> None:
 
 def serve(cfg: Settings, say: Callable[[str], None], console_port: int = 8501) -> int:
     """Run until Ctrl-C or until a child dies; return the exit status."""
-    home = cfg.home.resolve()
-    prefect_home = home / "prefect"
-    prefect_home.mkdir(parents=True, exist_ok=True)
-    logs = home / "logs"
-    logs.mkdir(exist_ok=True)
+    home = datadir.ensure(cfg.home.resolve())
+    prefect_home = datadir.ensure(home / "prefect")
+    logs = datadir.ensure(home / "logs")
     env = {**os.environ, **QUIET_PREFECT, "PREFECT_HOME": str(prefect_home)}
     children: list[Child] = []
     stopping = False

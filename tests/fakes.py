@@ -16,6 +16,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     delay: float = 0.0
+    drop: bool = False  # close the connection without an answer (after reading the request)
 
 
 @dataclass
@@ -40,6 +41,9 @@ class FakeSendGrid:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake.requests.append(Recorded(self.path, dict(self.headers.items()), body))
                 reply = fake.replies.popleft() if fake.replies else Reply(202)
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 if reply.delay and fake.release.wait(reply.delay):
                     return  # the test is over; the client gave up long ago
                 try:

@@ -363,6 +363,46 @@ def test_sending_marks_a_message_sent_once(ports, test_protocol):
         assert uow.outbox.counts() == {"sent": 1, "pending": 1}
 
 
+def test_a_claim_is_renewed_only_by_its_holder_before_its_lease_runs_out(ports, test_protocol):
+    opened(ports, test_protocol)
+    lease = timedelta(minutes=5)
+    with ports.uow() as uow:
+        (row,) = uow.outbox.claim(START, 10, "first", lease)
+        assert uow.outbox.renew(row.id, "first", START + timedelta(minutes=4), lease)
+        assert not uow.outbox.renew(row.id, "other", START + timedelta(minutes=4), lease)
+        uow.commit()
+    with ports.uow() as uow:  # renewed at 4 min: nobody may take it until 9 min
+        assert uow.outbox.claim(START + timedelta(minutes=8), 10, "second", lease) == []
+        assert not uow.outbox.renew(row.id, "first", START + timedelta(minutes=9), lease)
+        (taken,) = uow.outbox.claim(START + timedelta(minutes=9, seconds=1), 10, "second", lease)
+        uow.commit()
+    with ports.uow() as uow:  # the first lost it: renewing fails, so it must not send
+        assert not uow.outbox.renew(taken.id, "first", START + timedelta(minutes=10), lease)
+        assert uow.outbox.renew(taken.id, "second", START + timedelta(minutes=10), lease)
+        assert uow.outbox.sent(taken.id, "second", START + timedelta(minutes=10), "p-1")
+        assert not uow.outbox.renew(taken.id, "second", START + timedelta(minutes=10), lease)
+        uow.commit()
+
+
+def test_ambiguous_retries_are_counted_on_the_message(ports, test_protocol):
+    opened(ports, test_protocol)
+    lease = timedelta(minutes=5)
+    with ports.uow() as uow:
+        (row,) = uow.outbox.claim(START, 10, "w", lease)
+        assert row.ambiguous_retries == 0
+        assert uow.outbox.retry(row.id, "w", 1, START, "timed out", row.ambiguous_retries + 1)
+        uow.commit()
+    with ports.uow() as uow:
+        (row,) = uow.outbox.claim(START, 10, "w2", lease)
+        assert (row.attempts, row.ambiguous_retries) == (1, 1)
+        assert uow.outbox.retry(row.id, "w2", 2, START, "503")  # not ambiguous: kept as it was
+        uow.commit()
+    with ports.uow() as uow:
+        (row,) = uow.outbox.claim(START, 10, "w3", lease)
+        assert (row.attempts, row.ambiguous_retries) == (2, 1)
+        uow.commit()
+
+
 # --- the directory ------------------------------------------------------------------------
 
 

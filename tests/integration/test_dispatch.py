@@ -1,24 +1,32 @@
-"""The outbox dispatcher: recipients, retries, dead letters, exactly-once, no personal data."""
+"""The outbox dispatcher: recipients, retries, dead letters, leases, ambiguous retries, no
+personal data."""
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from faker import Faker
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
+from typer.testing import CliRunner
 
 from institutions.store import SqlDirectory
 from notifications.messages import LOCALES, TEMPLATES
 from notifications.senders import InMemoryEmailSender, Permanent, RetryLater
 from notifications.sendgrid_sender import SendGridEmailSender
-from tests.conftest import FOCAL_CO, VAULT
+from ruta import bootstrap
+from ruta.cli import app
+from tests.conftest import FOCAL_CO, SYSTEM, TEST_KEY, VAULT
 from tests.fakes import FakeSendGrid, Reply
+from workflows.domain.clocks import SystemClock
 from workflows.domain.ports import Services
 from workflows.services import cases
-from workflows.services.dispatch import MAX_ATTEMPTS, dispatch
+from workflows.services.dispatch import MAX_ATTEMPTS, DispatchReport, dispatch
 from workflows.store import tables
 from workflows.store.uow import SqlUnitOfWork
 
@@ -170,7 +178,7 @@ def test_a_worker_that_died_mid_send_leaves_the_message_to_the_next_one(svc, tes
 
 
 @pytest.mark.parametrize("workers", [2])
-def test_two_dispatchers_drain_500_messages_each_exactly_once(svc, test_protocol, engine, workers):
+def test_two_dispatchers_drain_500_messages_each_sent_once(svc, test_protocol, engine, workers):
     ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
     ids = queue(svc, ref, "task_reminder", 500)
     sender = InMemoryEmailSender()
@@ -226,3 +234,178 @@ def test_through_sendgrid_every_message_ends_sent_once_or_dead_and_none_is_lost(
     assert [final[i] for i in ids] == ["sent", "sent", "sent", "dead"]
     assert sorted(accepted) == sorted(str(i) for i in ids[:3])  # each accepted exactly once
     assert len(api.requests) == 6  # 4 first tries + the 429 and the 500 retried once each
+
+
+# --- leases against a slow SendGrid (times scaled down: 0.5 s a message, a 2 s lease) ------
+
+SLOW = 0.5  # seconds SendGrid takes per message
+
+
+def slow_outbox(svc, test_protocol, count: int) -> tuple[list[int], Services]:
+    """`count` due messages, and services on the real clock (leases run out in real time)."""
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    dispatch(svc, InMemoryEmailSender(), CONSOLE)  # the assignment, out of the way
+    ids = queue(svc, ref, "task_reminder", count)
+    return ids, Services(svc.uow, SystemClock(), svc.catalog)
+
+
+def run_dispatchers(*runs) -> list[Any]:
+    """Each run in its own thread; their reports, or the first error."""
+    reports: list[Any] = [None] * len(runs)
+    errors: list[BaseException] = []
+
+    def go(n: int) -> None:
+        try:
+            reports[n] = runs[n]()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in range(len(runs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return reports
+
+
+def accepted(api: FakeSendGrid) -> list[int]:
+    return [int(r.body["custom_args"]["outbox_id"]) for r in api.requests]
+
+
+def test_two_slow_dispatchers_never_send_a_message_the_other_is_still_sending(svc, test_protocol):
+    ids, real = slow_outbox(svc, test_protocol, 12)
+    lease, max_send = timedelta(seconds=2), timedelta(seconds=SLOW)
+    with FakeSendGrid() as api:
+        api.replies.extend(Reply(202, delay=SLOW) for _ in ids)
+        sender = SendGridEmailSender("SG.fake", "ruta@example.org", api.url, timeout=5.0)
+
+        def drain() -> tuple[int, int, int]:
+            sent = lost = claims = 0
+            deadline = time.monotonic() + 30
+            # until all are sent: on SQLite (no SKIP LOCKED) a claim racing another can come
+            # back empty while messages are still pending
+            while set(statuses(real).values()) != {"sent"} and time.monotonic() < deadline:
+                report = dispatch(real, sender, CONSOLE, lease=lease, max_send=max_send)
+                sent, lost, claims = sent + report.sent, lost + report.lost, claims + 1
+            return sent, lost, claims
+
+        (a_sent, a_lost, _), (b_sent, b_lost, _) = run_dispatchers(drain, drain)
+        posted = accepted(api)
+    assert sorted(posted) == sorted(ids)  # each message went to SendGrid once
+    assert a_sent + b_sent == len(ids)  # the reported counts add up
+    assert min(a_sent, b_sent) > 0  # both did work: claims of 4 (2 s / 0.5 s), not all to one
+    assert a_lost == b_lost == 0  # every claim fit its lease
+    assert {statuses(svc)[i] for i in ids} == {"sent"}
+
+
+def test_a_claim_that_outlives_its_lease_skips_what_another_dispatcher_took(svc, test_protocol):
+    """The first dispatcher claims all 12 with a 1 s lease (as if a send took 0.05 s); at
+    0.5 s a send its lease runs out after two. The second takes the rest over; the first must
+    not send any of them once it reaches them."""
+    ids, real = slow_outbox(svc, test_protocol, 12)
+    lease = timedelta(seconds=1)
+    with FakeSendGrid() as api:
+        api.replies.extend(Reply(202, delay=SLOW) for _ in ids)
+        sender = SendGridEmailSender("SG.fake", "ruta@example.org", api.url, timeout=5.0)
+
+        def greedy():
+            return dispatch(real, sender, CONSOLE, lease=lease, max_send=timedelta(seconds=0.05))
+
+        def latecomer():
+            time.sleep(1.2)  # the greedy claim's lease has run out
+            reports: list[DispatchReport] = []
+            while not reports or reports[-1].claimed:
+                reports.append(
+                    dispatch(real, sender, CONSOLE, lease=lease, max_send=timedelta(seconds=SLOW))
+                )
+            return reports
+
+        first, later = run_dispatchers(greedy, latecomer)
+        posted = accepted(api)
+    assert len(posted) == len(set(posted)) == len(ids)  # none sent twice, none lost
+    assert first.claimed == len(ids)
+    assert 0 < first.sent < len(ids)
+    assert first.lost == len(ids) - first.sent  # skipped at its turn, and the run stopped
+    assert first.sent + sum(r.sent for r in later) == len(ids)
+    assert {statuses(svc)[i] for i in ids} == {"sent"}
+
+
+def test_a_timeout_after_sendgrid_accepted_is_retried_and_counted_as_ambiguous(svc, test_protocol):
+    """SendGrid has no idempotency key: the retry sends it again. The retry is counted, and
+    both requests carry the outbox id, so delivery events reveal the duplicate."""
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    dispatch(svc, InMemoryEmailSender(), CONSOLE)
+    (row,) = queue(svc, ref, "task_reminder")
+    with FakeSendGrid() as api:
+        api.replies.append(Reply(202, delay=5.0))  # accepted, but the answer comes too late
+        sender = SendGridEmailSender("SG.fake", "ruta@example.org", api.url, timeout=0.3)
+        first = dispatch(svc, sender, CONSOLE)
+        svc.clock.advance(timedelta(minutes=5))
+        second = dispatch(svc, sender, CONSOLE)
+        posted = accepted(api)
+    assert (first.retried, first.ambiguous, first.sent) == (1, 1, 0)
+    assert (second.sent, second.ambiguous) == (1, 0)
+    assert posted == [row, row]  # the duplicate, recognisable by its outbox id
+    with svc.uow() as uow:
+        o = tables.outbox
+        status, ambiguous = uow.connection.execute(
+            select(o.c.status, o.c.ambiguous_retries).where(o.c.id == row)
+        ).one()
+    assert (status, ambiguous) == ("sent", 1)
+
+
+def test_a_refused_connection_is_retried_but_not_ambiguous(svc, test_protocol):
+    ref = cases.open_case(svc, test_protocol, ADULT, FOCAL_CO)
+    dispatch(svc, InMemoryEmailSender(), CONSOLE)
+    queue(svc, ref, "task_reminder")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = SendGridEmailSender("SG.fake", "ruta@example.org", f"http://127.0.0.1:{port}")
+    report = dispatch(svc, sender, CONSOLE)
+    assert (report.retried, report.ambiguous) == (1, 0)
+
+
+def test_ruta_dispatch_says_how_many_retries_are_ambiguous(bare_engine, tmp_path, monkeypatch):
+    """`ruta dispatch` through SendGrid; the first request's connection drops unanswered."""
+    engines: list[Engine] = []
+    made = bootstrap.engine
+
+    def kept(cfg=None):  # the real engine, kept to be closed at the end
+        engines.append(made(cfg))
+        return engines[-1]
+
+    monkeypatch.setattr(bootstrap, "engine", kept)
+    with FakeSendGrid() as api:
+        env = {
+            "RUTA_HOME": str(tmp_path / "home"),
+            "RUTA_DATABASE_URL": bare_engine.url.render_as_string(hide_password=False),
+            "RUTA_SECRET_KEY": TEST_KEY,
+            "RUTA_SENDGRID_API_KEY": "SG.fake",
+            "RUTA_SENDGRID_HOST": api.url,
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        bootstrap.settings.cache_clear()
+        try:
+            assert CliRunner().invoke(app, ["init"]).exit_code == 0
+            real = bootstrap.services()
+            loaded = real.catalog.latest("CO", "trafficking")
+            assert loaded is not None
+            attrs = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
+            cases.open_case(real, loaded, attrs, SYSTEM)
+            api.replies.append(Reply(202, drop=True))
+            result = CliRunner().invoke(app, ["dispatch"])
+        finally:
+            bootstrap._WIRED.clear()
+            for engine in engines:
+                engine.dispose()
+            bootstrap.settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    claimed = len(api.requests)
+    assert claimed >= 2
+    assert (
+        f"Outbox: {claimed - 1} sent, 1 to retry (1 ambiguous: timed out after SendGrid may "
+        f"have accepted them), 0 dead-lettered (of {claimed} claimed)"
+    ) in result.output

@@ -89,3 +89,5 @@ def test_the_flows_sweep_dispatch_and_snapshot(harness, home):
     assert json.loads(line) == figures["audit_head"] | {"at": json.loads(line)["at"]}
     # the flows returned counts only: nothing about a person reaches Prefect
     assert set(swept) == {"cases", "handled", "skipped"}
+    assert sent["ambiguous"] == 0  # the file sender: a retry never duplicates
+    assert set(sent) == {"sent", "retried", "ambiguous", "dead"}

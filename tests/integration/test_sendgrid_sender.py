@@ -129,16 +129,34 @@ def test_other_client_errors_are_permanent(fake: FakeSendGrid, status: int) -> N
     assert result.reason.startswith(f"SendGrid {status}:")
 
 
-def test_a_hung_server_times_out_into_retry_later(fake: FakeSendGrid) -> None:
+def test_a_hung_server_times_out_into_an_ambiguous_retry_later(fake: FakeSendGrid) -> None:
+    """The whole request reached the server: it may have accepted it, so a retry is ambiguous;
+    the outbox id it carries lets delivery events reveal the duplicate."""
     fake.replies.append(Reply(202, delay=30.0))
     started = time.monotonic()
 
-    result = sender_for(fake, timeout=0.3).send(an_email(), NOW)
+    result = sender_for(fake, timeout=0.3).send(an_email(outbox_id=41), NOW)
 
     assert isinstance(result, RetryLater)
     assert result.at is None
-    assert "unreachable" in result.reason
+    assert result.ambiguous
+    assert "may have accepted" in result.reason
     assert time.monotonic() - started < 5
+    [request] = fake.requests
+    assert request.body["custom_args"] == {"outbox_id": "41"}
+
+
+def test_a_connection_dropped_after_the_request_is_an_ambiguous_retry(
+    fake: FakeSendGrid,
+) -> None:
+    fake.replies.append(Reply(202, drop=True))
+
+    result = sender_for(fake).send(an_email(outbox_id=42), NOW)
+
+    assert isinstance(result, RetryLater)
+    assert result.ambiguous
+    [request] = fake.requests
+    assert request.body["custom_args"] == {"outbox_id": "42"}
 
 
 def test_a_refused_connection_is_retried_later() -> None:
@@ -151,6 +169,8 @@ def test_a_refused_connection_is_retried_later() -> None:
 
     assert isinstance(result, RetryLater)
     assert result.at is None
+    assert not result.ambiguous  # nothing reached SendGrid: a retry cannot duplicate
+    assert "unreachable" in result.reason
 
 
 def test_each_message_ends_sent_once_or_dead_lettered(fake: FakeSendGrid) -> None:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from ruta.logs import redacting_factory
 from workflows.domain.attributes import normalise_document
+from workflows.store.redactor import Redactor
 from workflows.store.vault import (
-    Redactor,
     Vault,
     VaultError,
     new_key,

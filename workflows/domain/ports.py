@@ -88,6 +88,7 @@ class OutboxRow:
     task_id: int | None
     level: int | None
     attempts: int
+    ambiguous_retries: int = 0  # retries after a timeout the provider may have accepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +263,12 @@ class Outbox(Protocol):
         """Take up to `limit` due messages (pending and due, or with an expired lease)."""
         ...
 
+    def renew(self, row_id: int, token: str, now: datetime, lease: timedelta) -> bool:
+        """Check and extend a claim in one step: True, and the lease runs to `now + lease`,
+        while `token` still holds the message and its lease has not run out; else False and
+        nothing written (another worker may have taken it: do not send it)."""
+        ...
+
     def finish(self, row_id: int, token: str, **values: Any) -> bool:
         """Release a claim, writing `values` to the message; False (and nothing written) when
         `token` no longer holds it (its lease ran out and another worker took it)."""
@@ -273,11 +280,21 @@ class Outbox(Protocol):
             row_id, token, status="sent", sent_at=now, provider_id=provider_id, last_error=None
         )
 
-    def retry(self, row_id: int, token: str, attempts: int, at: datetime, reason: str) -> bool:
-        """Put a claimed message back for another attempt at `at`."""
+    def retry(
+        self,
+        row_id: int,
+        token: str,
+        attempts: int,
+        at: datetime,
+        reason: str,
+        ambiguous_retries: int | None = None,
+    ) -> bool:
+        """Put a claimed message back for another attempt at `at`; `ambiguous_retries`, when
+        given, is the message's new count of retries the provider may have accepted."""
+        more = {} if ambiguous_retries is None else {"ambiguous_retries": ambiguous_retries}
         return self.finish(
             row_id, token, status="pending", attempts=attempts, next_attempt_at=at,
-            last_error=reason[:2000],
+            last_error=reason[:2000], **more,
         )  # fmt: skip
 
     def dead(self, row_id: int, token: str, attempts: int, reason: str) -> bool:

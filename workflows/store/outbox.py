@@ -3,7 +3,8 @@
 A claim is a conditional UPDATE of rows picked with `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite
 has one writer and ignores it): only rows still `pending` and due, or `sending` with an
 expired lease (a worker died mid-send), are taken, and each gets the claimer's token. Finishing
-a row checks the token, so a worker whose lease ran out cannot overwrite a newer claim.
+a row checks the token, so a worker whose lease ran out cannot overwrite a newer claim, and
+`renew` (before each send) checks the token and the lease and extends it in one UPDATE.
 """
 
 from __future__ import annotations
@@ -58,12 +59,27 @@ class SqlOutbox(Outbox):
                 o.c.task_id,
                 o.c.level,
                 o.c.attempts,
+                o.c.ambiguous_retries,
             )
             .join(c, c.c.id == o.c.case_id)
             .where(o.c.claim == token, o.c.status == "sending")
             .order_by(o.c.id)
         )
         return [OutboxRow(*r) for r in rows]
+
+    def renew(self, row_id: int, token: str, now: datetime, lease: timedelta) -> bool:
+        o = tables.outbox
+        held = self._conn.execute(
+            update(o)
+            .where(
+                o.c.id == row_id,
+                o.c.claim == token,
+                o.c.status == "sending",
+                o.c.claimed_until > now,
+            )
+            .values(claimed_until=now + lease)
+        ).rowcount
+        return held == 1
 
     def finish(self, row_id: int, token: str, **values: Any) -> bool:
         o = tables.outbox

@@ -228,6 +228,8 @@ outbox = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", Stamp, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    # retries after a timeout the provider may have accepted: each may have sent a duplicate
+    Column("ambiguous_retries", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", Stamp),
     Column("claimed_until", Stamp),
     Column("claim", String(32)),

@@ -10,8 +10,8 @@ ciphertext moved to another row no longer opens.
 A sealed value reads `v1.<key id>.<base64(nonce + ciphertext)>`: the key id says which key
 opens it, which is how rotation finds what is still to re-seal.
 
-Plaintext that passes through a vault is remembered, bounded, by `Redactor` so the logging
-filter can strike it from log lines (ruta/logs.py).
+Plaintext that passes through a vault is remembered by the log redactor (redactor.py), so
+the logging filter can strike it from log lines (ruta/logs.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ import hashlib
 import hmac
 import os
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from workflows.domain.attributes import normalise_document
+from workflows.store.redactor import REDACTOR, Redactor
 
 VERSION = "v1"
 KEY_BYTES = 32
@@ -76,37 +75,6 @@ class _Key:
         return cls(
             kid, AESGCM(_derive(master, b"ruta persons aead v1")), _derive(master, b"ruta index v1")
         )
-
-
-class Redactor:
-    """The personal values this process has handled lately, to strike from log lines."""
-
-    def __init__(self, capacity: int = 4096, shortest: int = 4) -> None:
-        self._values: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-        self._shortest = shortest
-        self._lock = threading.Lock()
-
-    def remember(self, values: Iterable[str]) -> None:
-        with self._lock:
-            for value in values:
-                value = value.strip()
-                if len(value) < self._shortest:
-                    continue  # "M", "EC": too short to be told apart from ordinary words
-                self._values[value] = None
-                self._values.move_to_end(value)
-                while len(self._values) > self._capacity:
-                    self._values.popitem(last=False)
-
-    def redact(self, text: str) -> str:
-        with self._lock:
-            values = [v for v in self._values if v in text]
-        for value in sorted(values, key=len, reverse=True):
-            text = text.replace(value, "[redacted]")
-        return text
-
-
-REDACTOR = Redactor()
 
 
 class Vault:

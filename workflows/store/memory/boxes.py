@@ -117,10 +117,19 @@ class InMemoryOutbox(Outbox):
             out.append(
                 OutboxRow(
                     m.id, c.ref, c.country, c.protocol_hash, m.template, m.role, m.institution,
-                    m.task_key, m.task_id, m.level, m.attempts,
+                    m.task_key, m.task_id, m.level, m.attempts, m.ambiguous_retries,
                 )
             )  # fmt: skip
         return out
+
+    def renew(self, row_id: int, token: str, now: datetime, lease: timedelta) -> bool:
+        m = self._w.message(row_id)
+        if m.claim != token or m.status != "sending" or m.claimed_until is None:
+            return False
+        if m.claimed_until <= now:
+            return False
+        self._w.messages[row_id] = replace(m, claimed_until=now + lease)
+        return True
 
     def finish(self, row_id: int, token: str, **values: Any) -> bool:
         m = self._w.message(row_id)

@@ -29,6 +29,7 @@ class Message:
     created_at: datetime
     status: str = "pending"
     attempts: int = 0
+    ambiguous_retries: int = 0
     next_attempt_at: datetime | None = None
     claim: str | None = None
     claimed_until: datetime | None = None
