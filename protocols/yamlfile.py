@@ -142,16 +142,16 @@ class YamlDocument:
             raise _file_error(name, f"larger than {MAX_BYTES // 1024 // 1024} MB; refused")
         nul = text.find("\x00")
         if nul >= 0:
-            line = text.count("\n", 0, nul) + 1
-            raise ProtocolFileError(name, [Problem("", "a NUL character; remove it", line)])
+            at = text.count("\n", 0, nul) + 1
+            raise ProtocolFileError(name, [Problem("", "a NUL character; remove it", at)])
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
             self._lines = _lines(name, node) if node is not None else {}
             self.data: Any = loader.construct_document(node) if node is not None else None
         except _Refused as exc:
-            line = exc.problem_mark.line + 1 if exc.problem_mark else None
-            raise ProtocolFileError(name, [Problem("", str(exc.problem), line)]) from None
+            where = exc.problem_mark.line + 1 if exc.problem_mark else None
+            raise ProtocolFileError(name, [Problem("", str(exc.problem), where)]) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
@@ -159,9 +159,9 @@ class YamlDocument:
                 name, [Problem("", f"not valid YAML: {exc.problem or exc}", line)]
             ) from None
         except yaml.reader.ReaderError as exc:
-            line = text.count("\n", 0, exc.position) + 1
+            at = text.count("\n", 0, exc.position) + 1
             message = f"character #x{exc.character:04x} at position {exc.position} is not allowed"
-            raise ProtocolFileError(name, [Problem("", message, line)]) from None
+            raise ProtocolFileError(name, [Problem("", message, at)]) from None
         except yaml.YAMLError as exc:
             raise _file_error(name, f"not valid YAML: {exc}") from None
         finally:
