@@ -6,7 +6,8 @@ constructed from that same tree.
 
 Protocol and scenario files may come from anyone, so the input is bounded before it costs
 anything: at most MAX_BYTES read (a device such as /dev/zero returns at once), regular files
-only, UTF-8 without NUL characters, no anchors or aliases (an alias bomb expands
+only, UTF-8 without NUL characters, no !!binary, !!set, !!omap or !!pairs values (a case
+pins its protocol as JSON), no anchors or aliases (an alias bomb expands
 exponentially; no shipped file uses them), at most MAX_DEPTH levels of nesting, integers of at
 most MAX_DIGITS digits and only dates that exist. Each refusal is a ProtocolFileError naming
 the file and the line.
@@ -83,7 +84,14 @@ def _construct_str(loader: _Loader, node: yaml.ScalarNode) -> str:
     return value
 
 
+def _construct_foreign(loader: _Loader, node: yaml.Node) -> Any:
+    tag = node.tag.rsplit(":", 1)[-1]
+    raise _refuse(node, f"a !!{tag} value; use text, numbers, lists and mappings")
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+for _tag in ("binary", "set", "omap", "pairs"):  # nothing JSON can hold (cases pin JSON)
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _construct_foreign)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 _Loader.add_constructor("tag:yaml.org,2002:str", _construct_str)

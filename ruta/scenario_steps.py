@@ -115,7 +115,7 @@ def _check(kind: str, arg: Any) -> str | None:
     if kind == "set":
         return None if _plain_mapping(arg) else "maps case attributes to plain values"
     if kind == "expect":
-        return None  # each expectation is checked when it runs, with its own message
+        return _check_expect(arg)
     if kind == "expect_error":
         inner = {k: v for k, v in arg.items() if k != "contains"}
         if not isinstance(arg.get("contains", ""), str):
@@ -134,6 +134,40 @@ def _check(kind: str, arg: Any) -> str | None:
             return f"`{key}` must be {_WORDS[want]}"
     missing = [k for k in required if k not in arg]
     return f"missing {', '.join(missing)}" if missing else None
+
+
+TASK_LISTS = (
+    "open_tasks",
+    "overdue_tasks",
+    "open_tasks_include",
+    "cancelled_tasks",
+    "rejected_tasks",
+    "notifications",
+)
+EXPECTATIONS = ("tracks", *TASK_LISTS, "closed", "routing_gaps", "protocol", "linked")
+
+
+def _check_expect(want: dict[Any, Any]) -> str | None:
+    for key, value in want.items():
+        if key not in EXPECTATIONS:
+            return f"unknown expectation {key!r}; use {', '.join(EXPECTATIONS)}"
+        if key == "tracks" and not _plain_mapping(value):
+            return "`tracks` maps track names to states (or null: not opened)"
+        if key in TASK_LISTS and not (
+            isinstance(value, list) and all(_plain_mapping(item) for item in value)
+        ):
+            return f"`{key}` lists mappings such as {{task: ID, role: R}}"
+        if key == "closed" and not isinstance(value, bool):
+            return "`closed` is true or false"
+        if key == "routing_gaps" and (type(value) is not int or not 0 <= value < 10**6):
+            return "`routing_gaps` is a count"
+        if key == "protocol" and not isinstance(value, str):
+            return "`protocol` is a protocol id"
+        if key == "linked":
+            problem = _check_expect(value) if isinstance(value, dict) else "is a mapping"
+            if problem:
+                return f"`linked` {problem}"
+    return None
 
 
 _WORDS = {
