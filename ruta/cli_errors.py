@@ -16,7 +16,7 @@ from pydantic_settings import SettingsError
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; not re-exported
 
-from ruta import cli
+from ruta import cli, logs
 from ruta.settings import ConfigurationError
 from workflows.domain.errors import SealedDataUnavailable
 from workflows.store.vault import VaultError
@@ -31,6 +31,7 @@ def main() -> None:
     if os.environ.get("RUTA_DEBUG", "").strip().lower() in ("1", "true", "yes"):
         cli.main()
         return
+    logs.install()  # every log record redacted, as in cli.main
     try:
         code = cli.app(standalone_mode=False)
     except NoArgsIsHelpError as exc:  # `ruta users`: the help is shown already

@@ -35,8 +35,8 @@ HSDS = [
     ROOT / "tests" / "fixtures" / "hsds-3" / f"examples-{kind}" for kind in ("csv", "csv", "json")
 ]
 SEED = int(os.environ.get("FUZZ_SEED") or random.SystemRandom().randrange(1_000_000))
-PER_MUTANT_SECONDS = 5.0
-BUDGET_SECONDS = 30.0
+PER_MUTANT_SECONDS = 10.0  # wall clock: a hang, not a slow machine
+BUDGET_SECONDS = 30.0  # CPU seconds of the whole run (about 12 on an idle 2-core machine)
 
 
 # values a field may be given instead of what it expects
@@ -154,7 +154,7 @@ def check(
 def test_mutated_files_load_or_are_refused_with_the_projects_errors(tmp_path):
     rng = random.Random(SEED)
     registry = Registry.scan()
-    started = time.perf_counter()
+    started = time.process_time()
     counts = {"protocol": 0, "scenario": 0, "hsds": 0}
 
     for n in range(110):
@@ -190,6 +190,6 @@ def test_mutated_files_load_or_are_refused_with_the_projects_errors(tmp_path):
         check(what, partial(read_hsds, target), (HsdsError,), SEED)
         counts["hsds"] += 1
 
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert sum(counts.values()) == 250
     assert elapsed < BUDGET_SECONDS, f"{elapsed:.1f} s for {counts}; FUZZ_SEED={SEED}"
