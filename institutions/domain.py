@@ -16,6 +16,7 @@ JURISDICTION_HELP = (
 )
 LOCALES = ("es", "pt", "en")
 INSTITUTION_ID = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+NAME_LENGTH = 200  # institutions.name is a String(200): PostgreSQL refuses longer, SQLite not
 
 UserRole = Literal["focal_point", "officer", "manager", "admin"]
 USER_ROLES: tuple[str, ...] = get_args(UserRole)
@@ -60,9 +61,11 @@ class Institution:
             out.append(f"jurisdiction {self.jurisdiction!r} is not in country {self.country}")
         if not self.name.strip():
             out.append("name is empty")
+        elif len(self.name) > NAME_LENGTH:
+            out.append(f"name is longer than {NAME_LENGTH} characters")
         for role in self.roles:
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
-                out.append(f"role {role!r} must be a protocol role id such as icbf")
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", role):
+                out.append(f"role {role[:70]!r} must be a protocol role id such as icbf")
         for email in self.emails:
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
                 out.append(f"email {email!r} is not an address")

@@ -68,7 +68,7 @@ from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[impor
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from institutions import hsds_csv, hsds_json
+from institutions import hsds_csv, hsds_json, hsds_limits
 from institutions.domain import JURISDICTION, LOCALES, Institution
 from institutions.errors import DirectoryError, InvalidRecord
 from institutions.hsds_json import Item, Record
@@ -251,6 +251,11 @@ def _load(items: list[Item], problems: list[RowProblem]) -> tuple[_Graph, list[I
     refused: set[Any] = set()
     rows_seen: dict[tuple[str, str], int | None] = {}
     for item in items:
+        bounds = hsds_limits.problems(item.data)
+        if bounds:  # checked first: the schema validator would echo or recurse into them
+            message = f"{item.kind} beyond Ruta's bounds, skipped: " + "; ".join(bounds)
+            problems.append(RowProblem(item.file, item.row, message))
+            continue
         errors = validate(item.kind, item.data, item.tabular)
         if not item.tabular:
             for kind, obj in hsds_json.undescribed(item.kind, item.data):

@@ -19,9 +19,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from institutions import hsds_limits
 from institutions.hsds_json import Found, Item, Record
 
-INTEGER = re.compile(r"^[+-]?\d+$")
+# an integer cell; a longer one stays text, and the row is reported instead of converted
+INTEGER = re.compile(rf"^[+-]?\d{{1,{hsds_limits.MAX_DIGITS}}}$")
 
 
 def read(directory: Path, schemas: Mapping[str, Record], kinds: Iterable[str]) -> Found:
@@ -37,6 +39,7 @@ def read(directory: Path, schemas: Mapping[str, Record], kinds: Iterable[str]) -
             continue
         tables.add(kind)
         try:
+            hsds_limits.check_file(path)
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 reader = csv.DictReader(handle)
                 header = reader.fieldnames or []
@@ -52,7 +55,7 @@ def read(directory: Path, schemas: Mapping[str, Record], kinds: Iterable[str]) -
                         )
                         continue
                     items.append(Item(kind, typed(row, schema), name, n, tabular=True))
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError, a bound
             problems.append((name, None, f"not readable as UTF-8 CSV ({exc}); rest skipped"))
     return Found(items, problems, tables)
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from institutions import hsds_limits
+
 Record = dict[str, Any]
 
 
@@ -109,8 +111,8 @@ def read(directory: Path, table_kinds: Mapping[str, str]) -> Found:
     for path in sorted(directory.glob("*.json")):
         name = path.name
         try:
-            doc = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            doc = hsds_limits.read_json(path)
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError, a bound
             problems.append((name, None, f"not readable as JSON ({exc}); the file is skipped"))
             continue
         before = len(items)

@@ -1,5 +1,5 @@
 """`python -m ruta ...` is the `ruta` command."""
 
-from ruta.cli import main
+from ruta.cli_errors import main
 
 main()

@@ -7,6 +7,7 @@ from dataclasses import replace
 from functools import cache
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError
 
 from institutions.directory import Directory, InMemoryDirectory
 from institutions.seeds import load_seeds
@@ -16,7 +17,7 @@ from notifications.sendgrid_sender import SendGridEmailSender
 from protocols.registry import COUNTRIES_DIR, Registry, WatchedRegistry
 from ruta import datadir, keys
 from ruta.db import make_engine, upgrade
-from ruta.settings import Settings
+from ruta.settings import ConfigurationError, Settings
 from workflows.domain.clocks import SimulatedClock, SystemClock
 from workflows.domain.ports import Services
 from workflows.store.memory import InMemoryUnitOfWork, MemoryData
@@ -29,11 +30,29 @@ def settings() -> Settings:
     return Settings()
 
 
+def make_home(cfg: Settings) -> None:
+    """Create RUTA_HOME, or say why it cannot be."""
+    try:
+        datadir.ensure(cfg.home)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"RUTA_HOME={cfg.home} cannot be created ({exc.strerror}); point RUTA_HOME at a "
+            'directory Ruta may create and write (README "Configuration").'
+        ) from None
+
+
 def engine(cfg: Settings | None = None) -> Engine:
     cfg = cfg or settings()
     if cfg.database_url is None:
-        datadir.ensure(cfg.home)
-    return make_engine(cfg.resolved_database_url)
+        make_home(cfg)
+    try:
+        return make_engine(cfg.resolved_database_url)
+    except ArgumentError:  # the URL itself is never echoed: it may hold a password
+        raise ConfigurationError(
+            "RUTA_DATABASE_URL is not a database URL Ruta can use; write "
+            "postgresql+psycopg://USER@HOST:PORT/DB or sqlite:////path/to/ruta.sqlite3 "
+            '(README "Configuration").'
+        ) from None
 
 
 def registry(cfg: Settings | None = None) -> Registry:

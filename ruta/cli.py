@@ -75,7 +75,7 @@ def _fail(text: str, code: int = INVALID) -> typer.Exit:
 def init() -> None:
     """Create the data directory and create or upgrade the database."""
     cfg = bootstrap.settings()
-    datadir.ensure(cfg.home)
+    bootstrap.make_home(cfg)
     engine = bootstrap.engine(cfg)
     try:
         keys.check_sealed_data(cfg, engine)  # never a new key next to data sealed under a lost one
@@ -293,14 +293,16 @@ def protocols_diagram(
 def scenario_run(
     files: Annotated[list[Path], typer.Argument(help="Scenario YAML files")],
 ) -> None:
-    """Run scenarios on a fresh in-memory database; exit 0 only if every step passes."""
+    """Run scenarios on a fresh in-memory database; exit 0 only if every step passes, 1 if a
+    step failed, 2 if a file is malformed."""
     registry: Registry = bootstrap.registry()
-    failed = 0
+    failed = invalid = 0
     for path in files:
         try:
             result = run_file(str(path), registry, bootstrap.scenario_services)
         except ProtocolFileError as exc:
             failed += 1
+            invalid += 1
             typer.echo("\n".join(p.render(str(path)) for p in exc.problems), err=True)
             continue
         verdict = "PASS" if result.passed else "FAIL"
@@ -312,6 +314,8 @@ def scenario_run(
         failed += not result.passed
     total = len(files)
     _say(f"\n{total - failed} passed, {failed} failed")
+    if invalid:
+        raise typer.Exit(INVALID)  # a file that cannot run at all, as `protocols validate`
     if failed:
         raise typer.Exit(1)
 
@@ -366,7 +370,9 @@ def sweep() -> None:
 
 @app.command()
 def dispatch(
-    limit: Annotated[int, typer.Option(help="Most messages to send in this run")] = 500,
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Most messages to send in this run")
+    ] = 500,
 ) -> None:
     """Send what is pending in the outbox (SendGrid, or .eml files under RUTA_HOME/outbox/)."""
     cfg = bootstrap.settings()
@@ -398,7 +404,7 @@ def worker() -> None:
 
 @app.command("serve")
 def serve_all(
-    port: Annotated[int, typer.Option(help="Console port")] = 8501,
+    port: Annotated[int, typer.Option(min=1, max=65_535, help="Console port")] = 8501,
 ) -> None:
     """Start a Prefect server (SQLite under RUTA_HOME), the worker and the console on loopback.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from zoneinfo import ZoneInfo
 from protocols.errors import ProtocolError, ProtocolFileError
 from protocols.registry import Registry
 from protocols.yamlfile import YamlDocument
+from ruta.scenario_steps import ACTIONS, TASK_MOVES, WAIT, parse
 from workflows.domain.access import Actor
 from workflows.domain.case import Case, Task
 from workflows.domain.clocks import SimulatedClock
@@ -23,34 +23,6 @@ from workflows.services.sweep import sweep
 
 MakeServices = Callable[[SimulatedClock, list[str]], Services]
 SYSTEM = Actor.system("scenario")
-_WAIT = re.compile(r"^\s*(\d+)\s+(minutes?|hours?|days?)\s*$")
-TASK_MOVES = (
-    "receive",
-    "accept",
-    "reject",
-    "start",
-    "hold",
-    "resume",
-    "complete",
-    "fail",
-    "cancel",
-)
-ACTIONS = (
-    "open",
-    "consent",
-    "legal_basis",
-    "set",
-    "approve",
-    "fire",
-    "extend",
-    *TASK_MOVES,
-    "assign",
-    "refer",
-    "confirm_arrival",
-    "wait",
-    "sweep",
-)
-STEP_KINDS = (*ACTIONS, "expect", "expect_error")
 
 
 @dataclass(slots=True)
@@ -93,22 +65,14 @@ def run(
     """Run a scenario; `person` gives the case a (synthetic) person record, `steps` stops
     after that many steps and `shift` moves its start (the demo replays scenarios in the
     past and leaves cases half-way)."""
+    script = parse(doc)
     data = doc.data
-    if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
-        raise ProtocolFileError(doc.name, [doc.problem((), "a scenario needs `steps:` (a list)")])
-    for key in ("protocol", "start", "case"):
-        if key not in data:
-            raise ProtocolFileError(doc.name, [doc.problem((), f"a scenario needs `{key}:`")])
     try:
         start = _instant(data["start"]) + shift
         loaded = registry.latest_published(str(data["protocol"]))
-    except (ValueError, ProtocolError) as exc:
+    except (ValueError, OverflowError, ProtocolError) as exc:
         raise ProtocolFileError(doc.name, [doc.problem(("start",), str(exc))]) from None
     inactive = data.get("inactive") or []
-    if not isinstance(inactive, list):
-        raise ProtocolFileError(
-            doc.name, [doc.problem(("inactive",), "`inactive:` lists institution ids")]
-        )
     clock = SimulatedClock(start)
     try:
         svc = make_services(clock, [str(i) for i in inactive])
@@ -116,23 +80,12 @@ def run(
         raise ProtocolFileError(doc.name, [doc.problem(("inactive",), str(exc))]) from None
     runner = _Runner(svc, clock, loaded, dict(data["case"]), person)
     results: list[StepResult] = []
-    for i, step in enumerate(data["steps"][:steps]):
-        if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
-            line = doc.line(("steps", i))
-            raise ProtocolFileError(
-                doc.name,
-                [
-                    doc.problem(
-                        ("steps", i), f"a step is one of: {', '.join(STEP_KINDS)} (line {line})"
-                    )
-                ],
-            )
-        kind, arg = next(iter(step.items()))
-        result = runner.step(i + 1, kind, arg or {})
+    for i, step in enumerate(script[:steps]):
+        result = runner.step(i + 1, step.kind, step.arg)
         if not result.ok:
-            result.summary = f"line {doc.line(('steps', i))}: {result.summary}"
+            result.summary = f"line {step.line}: {result.summary}"
         results.append(result)
-        if not result.ok and kind in ACTIONS:
+        if not result.ok and step.kind in ACTIONS:
             break  # the case no longer follows the script; later steps would only mislead
     return ScenarioResult(doc.name, str(data.get("name", doc.name)), results)
 
@@ -145,7 +98,7 @@ def _instant(value: Any) -> datetime:
 
 
 def _wait(value: Any) -> timedelta:
-    match = _WAIT.match(str(value))
+    match = WAIT.match(str(value))
     if not match:
         raise ScenarioError(f"wait {value!r}: write '<n> minutes|hours|days'")
     amount, unit = int(match.group(1)), match.group(2).rstrip("s")
@@ -175,7 +128,7 @@ class _Runner:
             if kind == "expect_error":
                 return self.expect_error(index, arg)
             self.act(kind, arg)
-        except (ReferralEngineError, ProtocolError, ScenarioError, ValueError) as exc:
+        except (ReferralEngineError, ProtocolError, ValueError, OverflowError) as exc:
             return StepResult(index, kind, summary, False, [f"refused: {exc}"])
         return StepResult(index, kind, summary, True)
 

@@ -8,6 +8,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ConfigurationError(ValueError):
+    """A setting that cannot be used as given; the message names the variable and the fix."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUTA_", extra="ignore")
 

@@ -23,6 +23,7 @@ from workflows.domain.errors import (
     ConcurrentChange,
     NotAuthorised,
     ReferralEngineError,
+    SealedDataUnavailable,
     UnknownCase,
 )
 from workflows.queries import casebook
@@ -579,6 +580,14 @@ def show_timeline(d: CaseDetail, locale: str) -> None:
     st.dataframe(rows, hide_index=True)
 
 
+def sealed_data_unavailable() -> str:
+    """What a user is told when the key that sealed personal data is missing or wrong."""
+    return _(
+        "Personal data cannot be opened: the encryption key is missing or wrong. "
+        "Ask the administrator to restore it (ruta keys status)."
+    )
+
+
 def show_person(actor: Actor, d: CaseDetail) -> None:
     ref = d.case.ref
     if not d.has_person:
@@ -599,6 +608,9 @@ def show_person(actor: Actor, d: CaseDetail) -> None:
         person = privacy.reveal_person(deps.services(), actor, ref, str(reason))
     except ReferralEngineError as exc:
         st.error(str(exc))
+        return
+    except SealedDataUnavailable:
+        st.error(sealed_data_unavailable())
         return
     st.session_state.pop(REVEAL, None)  # the next view asks again
     labels = person_fields()

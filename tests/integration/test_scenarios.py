@@ -33,6 +33,6 @@ def test_a_scenario_for_an_unknown_protocol_is_a_clear_error(tmp_path: Path):
     path = tmp_path / "unknown.yaml"
     path.write_text(WRONG.replace("CO-TRATA", "XX-TRATA"))
     result = CliRunner().invoke(app, ["scenario", "run", str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the file cannot run at all, as `ruta protocols validate`
     assert "No published protocol 'XX-TRATA'" in result.output
     assert "Traceback" not in result.output

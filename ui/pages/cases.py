@@ -13,7 +13,7 @@ from protocols.schema import RISK_LEVELS
 from ui import case_view, deps, i18n
 from ui.deps import _
 from workflows.domain.access import Actor, require_casebook
-from workflows.domain.errors import NotAuthorised, ReferralEngineError
+from workflows.domain.errors import NotAuthorised, ReferralEngineError, SealedDataUnavailable
 from workflows.queries import casebook
 from workflows.services import cases, privacy
 
@@ -52,6 +52,8 @@ def _find_by_document() -> None:
         )
     except ReferralEngineError as exc:
         ss["cases_doc_error"] = str(exc)
+    except SealedDataUnavailable:
+        ss["cases_doc_error"] = case_view.sealed_data_unavailable()
 
 
 def show_document_search() -> None:

@@ -13,6 +13,8 @@ ReferralEngineError
  ├── NotAuthorised          the actor's role may not do this
  └── InvalidInput           (also ValueError) a value the protocol does not allow
 
+SealedDataUnavailable: personal data cannot be sealed or opened (the key is missing or
+wrong); deliberately no ReferralEngineError, so no catch of engine errors hides it.
 NotInTransaction (RuntimeError): a unit of work used outside its `with` block (a bug).
 UnclaimedChange (RuntimeError): a changed case saved without its compare-and-set (a bug).
 """
@@ -87,6 +89,13 @@ class NotAuthorised(ReferralEngineError, PermissionError):
 
 class InvalidInput(ReferralEngineError, ValueError):
     """A value the protocol does not allow (an outcome, an attribute, a purpose)."""
+
+
+class SealedDataUnavailable(Exception):
+    """The encryption key that sealed personal data is missing or wrong (the store's
+    VaultError is one). Nothing about the case is wrong, so it is not a ReferralEngineError:
+    the engine's catch of refused follow-ups and the console's catch of refused steps must
+    not take it for one."""
 
 
 class NotInTransaction(RuntimeError):

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from workflows.domain.attributes import normalise_document
+from workflows.domain.errors import SealedDataUnavailable
 from workflows.store.redactor import REDACTOR, Redactor
 
 VERSION = "v1"
@@ -39,7 +40,7 @@ NONCE_BYTES = 12
 _KEY_TEXT = re.compile(r"^[A-Za-z0-9_-]{43}=?$")
 
 
-class VaultError(Exception):
+class VaultError(SealedDataUnavailable):
     """A key or a sealed value is not what it must be; the message names which and why."""
 
 
