@@ -128,7 +128,9 @@ def test_hold_stops_the_clock_and_resume_moves_the_due_time(svc, test_protocol, 
     tasks.move(svc, ME, ref, "characterise", "resume")
     task = cases.load_case(svc, ref, ME).task("characterise")
     assert task.status == "requested"
-    assert task.due_at == due + timedelta(hours=30)
+    # 1 business day was left at the hold (Tuesday's): counted again from Tuesday's resume
+    assert due == at("2026-03-03T09:00:00-05:00")
+    assert task.due_at == at("2026-03-04T09:00:00-05:00")
     assert task.next_action_at == task.due_at
 
 

@@ -102,9 +102,10 @@ def test_on_hold_the_ladder_pauses_and_resume_shifts_it(laddered, clock):
     seen = outbox(svc, ref)
     assert sweep_at(svc, clock, at("06T09:00")).handled == 0  # held: never reminded or late
     assert outbox(svc, ref) == seen
-    tasks.move(svc, FOCAL_CO, ref, "characterise", "resume")  # held 4 days: due moves 4 days
+    # held 4 days with its 1 business day left: due on the business day after Friday resume
+    tasks.move(svc, FOCAL_CO, ref, "characterise", "resume")
     task = cases.load_case(svc, ref, FOCAL_CO).task("characterise")
-    assert task.due_at == at("07T09:00")
+    assert task.due_at == at("09T09:00")  # Monday: 96 elapsed hours made it Saturday
     assert task.next_action_at == task.due_at - (task.due_at - task.created_at) / 2
 
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.schema import parse_duration
-from workflows.domain.deadlines import add, is_business_day
+from workflows.domain.deadlines import add, is_business_day, resumed
 
 BOGOTA = ZoneInfo("America/Bogota")
 
@@ -89,3 +89,41 @@ def test_business_day_deadlines_land_on_a_business_day_at_the_same_local_time(st
         for d in range(1, (due.date() - start.date()).days + 1)
     )
     assert business == n
+
+
+def test_a_hold_stops_a_business_day_clock_in_business_days():
+    # due Thursday 12 November; held Friday 30 October, resumed Tuesday 3 November (Monday 2
+    # November is a holiday): 8 business days were left, so it is due Friday 13 November,
+    # not Monday 16 November (a holiday) as 96 elapsed hours would make it
+    due = at("2026-11-12T09:00:00-05:00")
+    new = resumed(
+        at("2026-10-30T10:00:00-05:00"),
+        due,
+        at("2026-11-03T10:00:00-05:00"),
+        "business_days",
+        "America/Bogota",
+        "CO",
+    )
+    assert new == at("2026-11-13T09:00:00-05:00")
+
+
+def test_a_hold_stops_calendar_days_and_hours_in_their_own_units():
+    held, back = at("2026-03-02T10:00:00-05:00"), at("2026-03-04T15:00:00-05:00")
+    due = at("2026-03-07T09:00:00-05:00")
+    assert resumed(held, due, back, "calendar_days", "America/Bogota", "CO") == at(
+        "2026-03-09T09:00:00-05:00"
+    )
+    assert resumed(held, due, back, "hours", "America/Bogota", "CO") == due + (back - held)
+
+
+@given(st.integers(0, 60), st.integers(1, 20), st.integers(0, 30), st.integers(0, 23))
+def test_a_resumed_business_day_deadline_never_lands_on_a_non_business_day(
+    start, left, paused, hour
+):
+    held = at("2026-01-01T00:00:00-05:00") + timedelta(days=start, hours=hour)
+    due = add(held, parse_duration(f"{left} business_days"), "America/Bogota", "CO")
+    back = held + timedelta(days=paused, hours=1)
+    new = resumed(held, due, back, "business_days", "America/Bogota", "CO")
+    assert new > back or new == due + (back - held)
+    if new != due + (back - held):
+        assert is_business_day(new.astimezone(BOGOTA).date(), "CO")

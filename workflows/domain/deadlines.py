@@ -67,3 +67,37 @@ def _shift(
         )
     wall = datetime.combine(day, local.time().replace(tzinfo=None))
     return wall.replace(tzinfo=zone).astimezone(UTC)
+
+
+def resumed(
+    held_at: datetime, due_at: datetime, now: datetime, unit: str, timezone: str, calendar: str
+) -> datetime:
+    """The due time of a task held at `held_at` and resumed `now`: a stopped clock stops in
+    the deadline's own unit. What was left at the hold (business days, calendar days, months,
+    or elapsed hours) is counted again from the resume in the protocol's calendar, at the
+    deadline's local time of day; a business-day deadline never lands on a non-business day.
+    Held on its last day, a task keeps the time it had left that day.
+    """
+    same_time_left = (due_at + (now - held_at)).astimezone(UTC)
+    if unit == "hours":
+        return same_time_left
+    zone = ZoneInfo(timezone)
+    held, due, back = (t.astimezone(zone) for t in (held_at, due_at, now))
+    if unit == "months":
+        day = back.date() + relativedelta(due.date(), held.date())
+    elif unit == "calendar_days":
+        day = back.date() + (due.date() - held.date())
+    else:  # business_days left: those after the hold's day, up to the due day
+        left = sum(
+            is_business_day(held.date() + timedelta(days=n), calendar)
+            for n in range(1, (due.date() - held.date()).days + 1)
+        )
+        day = back.date()
+        while left:
+            day += timedelta(days=1)
+            left -= is_business_day(day, calendar)
+        while not is_business_day(day, calendar):
+            day += timedelta(days=1)
+    wall = datetime.combine(day, due.time().replace(tzinfo=None))
+    counted = wall.replace(tzinfo=zone).astimezone(UTC)
+    return counted if counted > now else same_time_left

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocols.schema import TaskSpec
+from workflows.domain import deadlines
 from workflows.domain.case import Case, Routing, Task, TaskStatus
 from workflows.domain.errors import InvalidInput, TaskNotOpen, UnknownTask
 from workflows.domain.events import EventKind
@@ -86,7 +87,7 @@ class TaskMoves:
         if name == "hold":
             self._hold(target, reason or "", note)
         elif name == "resume":
-            self._resume(target)
+            self._resume(target, spec)
         elif name == "complete":
             return self._complete(target, spec, outcome or {})
         elif name == "reject":
@@ -173,12 +174,15 @@ class TaskMoves:
             has_note=bool(note),
         )
 
-    def _resume(self, task: Task) -> None:
+    def _resume(self, task: Task, spec: TaskSpec) -> None:
         fx = self.fx
         held_at = task.held_at or fx.now  # an on-hold task always has it (set by _hold)
         paused = fx.now - held_at
-        # the clock stops while on hold: the due time moves by the time spent on hold
-        task.due_at += paused
+        # the clock stops while on hold, in the deadline's own unit
+        p = fx.protocol
+        task.due_at = deadlines.resumed(
+            held_at, task.due_at, fx.now, spec.due.within.unit, p.timezone, p.calendar
+        )
         task.status = task.status_before_hold or "requested"
         task.held_at, task.status_before_hold, task.reason = None, None, None
         task.updated_at = fx.now
