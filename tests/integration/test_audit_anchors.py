@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
-from typer.testing import CliRunner
 
 from ruta import bootstrap
-from ruta.cli import app
 from ruta.db import upgrade
 from tests.conftest import FOCAL_CO, VAULT
+from tests.integration.conftest import cli
 from workflows.domain.ports import Services
 from workflows.services import cases
 from workflows.services.snapshots import take_snapshot
@@ -42,11 +41,6 @@ def home(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     bootstrap.settings.cache_clear()
     yield tmp_path / "home"
     bootstrap.settings.cache_clear()
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def some_events(svc: Services, test_protocol: Any, engine: Engine, n: int = 1) -> list[int]:

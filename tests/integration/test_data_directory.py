@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from faker import Faker
 from sqlalchemy import Engine, text
-from typer.testing import CliRunner
 
 from ruta import bootstrap, datadir
-from ruta.cli import app
 from ruta.db import make_engine
 from ruta.serve import start
+from tests.integration.conftest import cli
 from workflows.domain.access import Actor
 from workflows.services import cases
 
@@ -35,8 +34,12 @@ def loose_umask() -> Iterator[None]:
 
 @pytest.fixture
 def home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bare_engine: Engine, loose_umask: None
-) -> Iterator[Path]:
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    bare_engine: Engine,
+    loose_umask: None,
+    kept_engines: list[Engine],
+) -> Path:
     """A fresh RUTA_HOME; its database is the default SQLite file there, or PostgreSQL."""
     monkeypatch.setenv("RUTA_HOME", str(tmp_path / "data" / "home"))
     monkeypatch.delenv("RUTA_SECRET_KEY", raising=False)
@@ -46,24 +49,7 @@ def home(
         url = bare_engine.url.render_as_string(hide_password=False)
         monkeypatch.setenv("RUTA_DATABASE_URL", url)
     bootstrap.settings.cache_clear()
-    engines: list[Engine] = []
-    made = bootstrap.engine
-
-    def kept(cfg=None):  # the real engine, kept to be closed at the end
-        engines.append(made(cfg))
-        return engines[-1]
-
-    monkeypatch.setattr(bootstrap, "engine", kept)
-    yield tmp_path / "data" / "home"
-    bootstrap._WIRED.clear()
-    for engine in engines:
-        engine.dispose()
-    bootstrap.settings.cache_clear()
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
+    return tmp_path / "data" / "home"
 
 
 def open_case() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from faker import Faker
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from institutions.store import SqlDirectory
@@ -368,16 +368,10 @@ def test_a_refused_connection_is_retried_but_not_ambiguous(svc, test_protocol):
     assert (report.retried, report.ambiguous) == (1, 0)
 
 
-def test_ruta_dispatch_says_how_many_retries_are_ambiguous(bare_engine, tmp_path, monkeypatch):
+def test_ruta_dispatch_says_how_many_retries_are_ambiguous(
+    bare_engine, tmp_path, monkeypatch, kept_engines
+):
     """`ruta dispatch` through SendGrid; the first request's connection drops unanswered."""
-    engines: list[Engine] = []
-    made = bootstrap.engine
-
-    def kept(cfg=None):  # the real engine, kept to be closed at the end
-        engines.append(made(cfg))
-        return engines[-1]
-
-    monkeypatch.setattr(bootstrap, "engine", kept)
     with FakeSendGrid() as api:
         env = {
             "RUTA_HOME": str(tmp_path / "home"),
@@ -389,20 +383,14 @@ def test_ruta_dispatch_says_how_many_retries_are_ambiguous(bare_engine, tmp_path
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         bootstrap.settings.cache_clear()
-        try:
-            assert CliRunner().invoke(app, ["init"]).exit_code == 0
-            real = bootstrap.services()
-            loaded = real.catalog.latest("CO", "trafficking")
-            assert loaded is not None
-            attrs = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
-            cases.open_case(real, loaded, attrs, SYSTEM)
-            api.replies.append(Reply(202, drop=True))
-            result = CliRunner().invoke(app, ["dispatch"])
-        finally:
-            bootstrap._WIRED.clear()
-            for engine in engines:
-                engine.dispose()
-            bootstrap.settings.cache_clear()
+        assert CliRunner().invoke(app, ["init"]).exit_code == 0
+        real = bootstrap.services()
+        loaded = real.catalog.latest("CO", "trafficking")
+        assert loaded is not None
+        attrs = {"jurisdiction": "CO-NAR-52356", "minor": False, "nationality": "VE"}
+        cases.open_case(real, loaded, attrs, SYSTEM)
+        api.replies.append(Reply(202, drop=True))
+        result = CliRunner().invoke(app, ["dispatch"])
     assert result.exit_code == 0, result.output
     claimed = len(api.requests)
     assert claimed >= 2

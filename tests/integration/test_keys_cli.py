@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete
-from typer.testing import CliRunner
 
 from ruta import bootstrap
-from ruta.cli import app
+from tests.integration.conftest import cli
 from workflows.domain.access import Actor
 from workflows.services import cases, tasks
 from workflows.store import tables
@@ -31,11 +30,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     bootstrap.settings.cache_clear()
     yield tmp_path / "home"
     bootstrap.settings.cache_clear()
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def open_case() -> str:

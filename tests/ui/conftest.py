@@ -41,13 +41,18 @@ PERSONAS = {
 def console_engine(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'console.sqlite3'}")
     upgrade(engine)
+    seed_personas(engine)
+    return engine
+
+
+def seed_personas(engine: Engine) -> None:
+    """The seed institutions and the personas, each signing in with PASSWORD."""
     password_hash = hash_password(PASSWORD)
     with engine.begin() as conn:
         store = SqlDirectory(conn)
         store.upsert(load_seeds())
         for user in PERSONAS.values():
             store.save_user(user, password_hash=password_hash)
-    return engine
 
 
 @pytest.fixture

@@ -11,12 +11,9 @@ import pytest
 from sqlalchemy import Engine, event
 from streamlit.testing.v1 import AppTest
 
-from institutions.accounts import hash_password
-from institutions.seeds import load_seeds
-from institutions.store import SqlDirectory
 from protocols.registry import Registry
 from tests.conftest import VAULT
-from tests.ui.conftest import APP, PASSWORD, PERSONAS
+from tests.ui.conftest import APP, PASSWORD, seed_personas
 from tests.ui.test_cases import listed, open_co, open_pe
 from workflows.domain.access import Actor
 from workflows.domain.clocks import SimulatedClock
@@ -30,12 +27,7 @@ ADMIN = Actor.system("test")
 @pytest.fixture
 def svc(engine: Engine, clock: SimulatedClock) -> Services:
     """The console's services on a migrated database of each kind, with the personas."""
-    password_hash = hash_password(PASSWORD)
-    with engine.begin() as conn:
-        store = SqlDirectory(conn)
-        store.upsert(load_seeds())
-        for user in PERSONAS.values():
-            store.save_user(user, password_hash=password_hash)
+    seed_personas(engine)
     return Services(lambda: SqlUnitOfWork(engine, VAULT), clock, Registry.scan())
 
 
